@@ -1,0 +1,127 @@
+#include "ops/common/checks.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+namespace roiserve::ops::detail {
+
+namespace {
+
+void check_rois_shape(const char* op, const at::Tensor& rois, const at::Tensor& like) {
+  TORCH_CHECK_VALUE(rois.dim() == 2 && rois.size(1) == 5, op,
+                    ": rois must have shape [K, 5] (batch index, x1, y1, x2, y2), got ",
+                    rois.sizes());
+  TORCH_CHECK_TYPE(rois.scalar_type() == like.scalar_type(), op,
+                   ": rois must have the dtype of the ", "features (", like.scalar_type(),
+                   "), got ", rois.scalar_type());
+  TORCH_CHECK_VALUE(rois.device() == like.device(), op, ": rois must be on the features' device (",
+                    like.device(), "), got ", rois.device());
+}
+
+void check_output_size(const char* op, int64_t pooled_height, int64_t pooled_width) {
+  TORCH_CHECK_VALUE(pooled_height > 0 && pooled_width > 0, op,
+                    ": output size must be positive, got pooled_height=", pooled_height,
+                    ", pooled_width=", pooled_width);
+}
+
+void check_spatial_scale(const char* op, double spatial_scale) {
+  TORCH_CHECK_VALUE(std::isfinite(spatial_scale) && spatial_scale > 0, op,
+                    ": spatial_scale must be finite and positive, got ", spatial_scale);
+}
+
+template <typename T>
+void check_roi_values_cpu(const char* op, const T* rois, int64_t count, int64_t batch_size) {
+  for (int64_t k = 0; k < count; ++k) {
+    const T* roi = rois + 5 * k;
+    const auto index = static_cast<double>(roi[0]);
+    TORCH_CHECK_INDEX(
+        index >= 0 && index < static_cast<double>(batch_size) && std::floor(index) == index, op,
+        ": rois[", k, ", 0] = ", index, " is not a batch index: expected an integer in [0, ",
+        batch_size, ")");
+    for (int i = 1; i < 5; ++i) {
+      TORCH_CHECK_VALUE(std::isfinite(static_cast<double>(roi[i])), op, ": rois[", k, ", ", i,
+                        "] = ", static_cast<double>(roi[i]), " is not a finite coordinate");
+    }
+  }
+}
+
+}  // namespace
+
+void check_roi_values(const char* op, const at::Tensor& rois, int64_t batch_size) {
+  if (rois.size(0) == 0) {
+    return;
+  }
+  if (rois.is_cpu()) {
+    const at::Tensor dense = rois.contiguous();
+    AT_DISPATCH_FLOATING_TYPES_AND2(
+        at::kHalf, at::kBFloat16, rois.scalar_type(), "check_roi_values", [&] {
+          check_roi_values_cpu<scalar_t>(op, dense.data_ptr<scalar_t>(), dense.size(0), batch_size);
+        });
+    return;
+  }
+  // Elsewhere, one reduction on the device and a single synchronization; the
+  // slow path that names the offending row runs only when something is wrong.
+  const at::Tensor index = rois.select(1, 0);
+  const at::Tensor valid = index.ge(0) & index.lt(batch_size) & index.eq(index.floor()) &
+                           rois.slice(1, 1, 5).isfinite().all(1);
+  if (!valid.all().item<bool>()) {
+    check_roi_values(op, rois.cpu(), batch_size);
+  }
+}
+
+void check_pool_forward_args(const char* op, const at::Tensor& input, const at::Tensor& rois,
+                             double spatial_scale, int64_t pooled_height, int64_t pooled_width) {
+  TORCH_CHECK_VALUE(input.dim() == 4, op, ": input must be a 4-D tensor [N, C, H, W], got ",
+                    input.sizes());
+  TORCH_CHECK_TYPE(at::isFloatingType(input.scalar_type()), op,
+                   ": input must be a floating point tensor, got ", input.scalar_type());
+  check_rois_shape(op, rois, input);
+  check_output_size(op, pooled_height, pooled_width);
+  check_spatial_scale(op, spatial_scale);
+  check_roi_values(op, rois, input.size(0));
+}
+
+void check_pool_backward_args(const char* op, const at::Tensor& grad, const at::Tensor& rois,
+                              double spatial_scale, int64_t grad_channels, int64_t pooled_height,
+                              int64_t pooled_width, int64_t batch_size, int64_t channels,
+                              int64_t height, int64_t width) {
+  TORCH_CHECK_TYPE(at::isFloatingType(grad.scalar_type()), op,
+                   ": grad must be a floating point tensor, got ", grad.scalar_type());
+  check_rois_shape(op, rois, grad);
+  check_output_size(op, pooled_height, pooled_width);
+  check_spatial_scale(op, spatial_scale);
+  TORCH_CHECK_VALUE(batch_size > 0 && channels > 0 && height > 0 && width > 0, op,
+                    ": input size must be positive, got batch_size=", batch_size,
+                    ", channels=", channels, ", height=", height, ", width=", width);
+  const std::vector<int64_t> expected = {rois.size(0), grad_channels, pooled_height, pooled_width};
+  TORCH_CHECK_VALUE(grad.sizes() == at::IntArrayRef(expected), op, ": grad must have shape ",
+                    at::IntArrayRef(expected),
+                    " (rois, channels, pooled_height, pooled_width), got ", grad.sizes());
+  check_roi_values(op, rois, batch_size);
+}
+
+void check_position_sensitive_channels(const char* op, int64_t channels, int64_t pooled_height,
+                                       int64_t pooled_width) {
+  TORCH_CHECK_VALUE(channels % (pooled_height * pooled_width) == 0, op, ": input channels (",
+                    channels, ") must be divisible by pooled_height * pooled_width (",
+                    pooled_height * pooled_width, ")");
+}
+
+void check_index_tensor(const char* op, const char* name, const at::Tensor& index,
+                        at::IntArrayRef expected, int64_t min_value, int64_t max_value) {
+  TORCH_CHECK_TYPE(index.scalar_type() == at::kInt, op, ": ", name,
+                   " must be an int32 tensor, got ", index.scalar_type());
+  TORCH_CHECK_VALUE(index.sizes() == expected, op, ": ", name, " must have shape ", expected,
+                    ", got ", index.sizes());
+  if (index.numel() == 0) {
+    return;
+  }
+  const auto [lowest, highest] = at::aminmax(index);
+  const int64_t low = lowest.item<int64_t>();
+  const int64_t high = highest.item<int64_t>();
+  TORCH_CHECK_VALUE(low >= min_value && high <= max_value, op, ": ", name, " holds values in [",
+                    low, ", ", high, "], expected values in [", min_value, ", ", max_value, "]");
+}
+
+}  // namespace roiserve::ops::detail

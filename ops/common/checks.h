@@ -1,0 +1,35 @@
+#pragma once
+// Argument validation shared by the kernels of every device. torchvision trusts
+// its inputs (a bad batch index reads out of bounds); every check here turns
+// such input into an error that names the op and the argument.
+#include <ATen/core/Tensor.h>
+
+namespace roiserve::ops::detail {
+
+// input [N, C, H, W] and rois [K, 5] of one floating dtype on one device, a
+// positive output size and a finite, positive spatial_scale. Also checks the
+// values of rois (see check_roi_values).
+void check_pool_forward_args(const char* op, const at::Tensor& input, const at::Tensor& rois,
+                             double spatial_scale, int64_t pooled_height, int64_t pooled_width);
+
+// grad must be [K, grad_channels, pooled_height, pooled_width] with K rois of
+// grad's dtype and device, and the input size positive; checks rois' values.
+void check_pool_backward_args(const char* op, const at::Tensor& grad, const at::Tensor& rois,
+                              double spatial_scale, int64_t grad_channels, int64_t pooled_height,
+                              int64_t pooled_width, int64_t batch_size, int64_t channels,
+                              int64_t height, int64_t width);
+
+// Column 0 of rois must hold integers in [0, batch_size) and every coordinate
+// must be finite.
+void check_roi_values(const char* op, const at::Tensor& rois, int64_t batch_size);
+
+// Position-sensitive ops: channels must split evenly into the output bins.
+void check_position_sensitive_channels(const char* op, int64_t channels, int64_t pooled_height,
+                                       int64_t pooled_width);
+
+// An int32 index tensor that the backward of a forward op returned: its shape
+// must be `expected` and its values within [min_value, max_value].
+void check_index_tensor(const char* op, const char* name, const at::Tensor& index,
+                        at::IntArrayRef expected, int64_t min_value, int64_t max_value);
+
+}  // namespace roiserve::ops::detail

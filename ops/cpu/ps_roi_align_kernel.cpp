@@ -1,0 +1,159 @@
+// PSRoIAlign on the CPU, plane-major (see plane_major.h), with RoIAlign's
+// sample geometry (sampling.h) precomputed per RoI.
+//
+// Deliberate difference from torchvision: with adaptive sampling a zero-area
+// RoI has no sample points, and torchvision divides 0 by 0 (NaN); here such a
+// bin pools to 0, as in roi_align.
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
+#include "ops/common/checks.h"
+#include "ops/cpu/plane_major.h"
+#include "ops/cpu/sampling.h"
+
+namespace roiserve::ops::cpu {
+
+namespace {
+
+template <typename T>
+std::vector<SampleGrid<T>> compute_ps_sample_grids(const T* rois, int64_t num_rois, T spatial_scale,
+                                                   int64_t pooled_height, int64_t pooled_width,
+                                                   int64_t sampling_ratio, int64_t height,
+                                                   int64_t width) {
+  std::vector<SampleGrid<T>> grids(num_rois);
+  for (int64_t k = 0; k < num_rois; ++k) {
+    // Always half-pixel aligned, never forced to 1×1.
+    compute_sample_grid(rois + 5 * k, spatial_scale, static_cast<T>(0.5), false, pooled_height,
+                        pooled_width, sampling_ratio, height, width, grids[k]);
+  }
+  return grids;
+}
+
+std::tuple<at::Tensor, at::Tensor> ps_roi_align_forward_kernel(
+    const at::Tensor& input, const at::Tensor& rois, double spatial_scale, int64_t pooled_height,
+    int64_t pooled_width, int64_t sampling_ratio) {
+  const char* op = "ps_roi_align";
+  detail::check_pool_forward_args(op, input, rois, spatial_scale, pooled_height, pooled_width);
+  const int64_t batch = input.size(0);
+  const int64_t channels = input.size(1);
+  const int64_t height = input.size(2);
+  const int64_t width = input.size(3);
+  detail::check_position_sensitive_channels(op, channels, pooled_height, pooled_width);
+  const int64_t num_rois = rois.size(0);
+  const int64_t channels_out = channels / (pooled_height * pooled_width);
+  const at::Tensor mapping = position_sensitive_channel_mapping(num_rois, channels, pooled_height,
+                                                                pooled_width, input.options());
+  if (num_rois == 0 || channels == 0 || height == 0 || width == 0) {
+    return {at::zeros({num_rois, channels_out, pooled_height, pooled_width}, input.options()),
+            mapping};
+  }
+  const at::Tensor features = input.contiguous();
+  const at::Tensor boxes = rois.contiguous();
+  at::Tensor pooled = at::empty({channels, num_rois}, input.options());
+
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "ps_roi_align_forward", [&] {
+    const scalar_t* data = features.data_ptr<scalar_t>();
+    const scalar_t* roi_data = boxes.data_ptr<scalar_t>();
+    scalar_t* out = pooled.data_ptr<scalar_t>();
+    const auto grids =
+        compute_ps_sample_grids(roi_data, num_rois, static_cast<scalar_t>(spatial_scale),
+                                pooled_height, pooled_width, sampling_ratio, height, width);
+    const auto groups = rois_by_image(roi_data, num_rois, batch);
+    for_each_plane(batch, channels, height * width, data, false, [&](int64_t n, int64_t c) {
+      const scalar_t* plane = data + (n * channels + c) * height * width;
+      const auto [ph, pw] = bin_of_channel(c, pooled_height, pooled_width);
+      for (const int64_t k : groups[n]) {
+        const SampleGrid<scalar_t>& grid = grids[k];
+        scalar_t sum = 0;
+        for (int64_t iy = 0; iy < grid.grid_h; ++iy) {
+          const AxisSample<scalar_t>& sy = grid.ys[ph * grid.grid_h + iy];
+          if (!sy.valid) {
+            continue;
+          }
+          const scalar_t* row_low = plane + sy.low * width;
+          const scalar_t* row_high = plane + sy.high * width;
+          for (int64_t ix = 0; ix < grid.grid_w; ++ix) {
+            const AxisSample<scalar_t>& sx = grid.xs[pw * grid.grid_w + ix];
+            if (!sx.valid) {
+              continue;
+            }
+            sum += sy.weight_low * sx.weight_low * row_low[sx.low] +
+                   sy.weight_low * sx.weight_high * row_low[sx.high] +
+                   sy.weight_high * sx.weight_low * row_high[sx.low] +
+                   sy.weight_high * sx.weight_high * row_high[sx.high];
+          }
+        }
+        out[c * num_rois + k] = sum / grid.count;
+      }
+    });
+  });
+  return {pooled.t().contiguous().view({num_rois, channels_out, pooled_height, pooled_width}),
+          mapping};
+}
+
+at::Tensor ps_roi_align_backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
+                                        const at::Tensor& channel_mapping, double spatial_scale,
+                                        int64_t pooled_height, int64_t pooled_width,
+                                        int64_t sampling_ratio, int64_t batch_size,
+                                        int64_t channels, int64_t height, int64_t width) {
+  const char* op = "ps_roi_align_backward";
+  detail::check_position_sensitive_channels(op, channels, pooled_height, pooled_width);
+  const int64_t channels_out = channels / (pooled_height * pooled_width);
+  detail::check_pool_backward_args(op, grad, rois, spatial_scale, channels_out, pooled_height,
+                                   pooled_width, batch_size, channels, height, width);
+  // The mapping is fixed by the channel layout; it is checked, not read.
+  detail::check_index_tensor(op, "channel_mapping", channel_mapping, grad.sizes(), 0, channels - 1);
+  at::Tensor grad_input = at::zeros({batch_size, channels, height, width}, grad.options());
+  const int64_t num_rois = rois.size(0);
+  if (num_rois == 0) {
+    return grad_input;
+  }
+  const at::Tensor boxes = rois.contiguous();
+  const at::Tensor grad_by_channel = grad.reshape({num_rois, channels}).t().contiguous();
+
+  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "ps_roi_align_backward", [&] {
+    const scalar_t* roi_data = boxes.data_ptr<scalar_t>();
+    const scalar_t* g = grad_by_channel.data_ptr<scalar_t>();
+    scalar_t* out = grad_input.data_ptr<scalar_t>();
+    const auto grids =
+        compute_ps_sample_grids(roi_data, num_rois, static_cast<scalar_t>(spatial_scale),
+                                pooled_height, pooled_width, sampling_ratio, height, width);
+    const auto groups = rois_by_image(roi_data, num_rois, batch_size);
+    for_each_plane(batch_size, channels, height * width, out, true, [&](int64_t n, int64_t c) {
+      scalar_t* plane = out + (n * channels + c) * height * width;
+      const auto [ph, pw] = bin_of_channel(c, pooled_height, pooled_width);
+      for (const int64_t k : groups[n]) {
+        const SampleGrid<scalar_t>& grid = grids[k];
+        const scalar_t grad_bin = g[c * num_rois + k];
+        for (int64_t iy = 0; iy < grid.grid_h; ++iy) {
+          const AxisSample<scalar_t>& sy = grid.ys[ph * grid.grid_h + iy];
+          if (!sy.valid) {
+            continue;
+          }
+          scalar_t* row_low = plane + sy.low * width;
+          scalar_t* row_high = plane + sy.high * width;
+          for (int64_t ix = 0; ix < grid.grid_w; ++ix) {
+            const AxisSample<scalar_t>& sx = grid.xs[pw * grid.grid_w + ix];
+            if (!sx.valid) {
+              continue;
+            }
+            row_low[sx.low] += grad_bin * (sy.weight_low * sx.weight_low) / grid.count;
+            row_low[sx.high] += grad_bin * (sy.weight_low * sx.weight_high) / grid.count;
+            row_high[sx.low] += grad_bin * (sy.weight_high * sx.weight_low) / grid.count;
+            row_high[sx.high] += grad_bin * (sy.weight_high * sx.weight_high) / grid.count;
+          }
+        }
+      }
+    });
+  });
+  return grad_input;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(roiserve, CPU, m) {
+  m.impl("ps_roi_align", ps_roi_align_forward_kernel);
+  m.impl("_ps_roi_align_backward", ps_roi_align_backward_kernel);
+}
+
+}  // namespace roiserve::ops::cpu

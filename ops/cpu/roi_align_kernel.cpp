@@ -1,0 +1,249 @@
+// RoIAlign on the CPU. The features are read channels-last (NHWC), so each
+// bilinear tap is a contiguous run over channels that every SIMD width
+// vectorizes; sample positions and weights are computed once per RoI and shared
+// by all channels. Forward parallelizes over RoIs; backward over channel
+// blocks, so that no two threads ever add into the same gradient element and
+// the result does not depend on the thread count.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include "ops/common/checks.h"
+#include "ops/cpu/layout.h"
+#include "ops/cpu/sampling.h"
+#include "ops/cpu/simd.h"
+
+namespace roiserve::ops::cpu {
+
+namespace {
+
+// One bin of one RoI over channels [0, width_used): the average of the bin's
+// bilinear samples. The sums live in a fixed-width local array that the
+// compiler keeps in registers across the samples.
+template <typename T, int64_t kWidth>
+ROISERVE_ALWAYS_INLINE void roi_align_bin(const T* __restrict image, int64_t width,
+                                          int64_t channels, const SampleGrid<T>& grid, int64_t ph,
+                                          int64_t pw, int64_t width_used, T* __restrict out) {
+  T acc[kWidth] = {};
+  for (int64_t iy = 0; iy < grid.grid_h; ++iy) {
+    const AxisSample<T>& sy = grid.ys[ph * grid.grid_h + iy];
+    if (!sy.valid) {
+      continue;
+    }
+    const T* row_low = image + sy.low * width * channels;
+    const T* row_high = image + sy.high * width * channels;
+    for (int64_t ix = 0; ix < grid.grid_w; ++ix) {
+      const AxisSample<T>& sx = grid.xs[pw * grid.grid_w + ix];
+      if (!sx.valid) {
+        continue;
+      }
+      const T w1 = sy.weight_low * sx.weight_low;
+      const T w2 = sy.weight_low * sx.weight_high;
+      const T w3 = sy.weight_high * sx.weight_low;
+      const T w4 = sy.weight_high * sx.weight_high;
+      const T* __restrict v1 = row_low + sx.low * channels;
+      const T* __restrict v2 = row_low + sx.high * channels;
+      const T* __restrict v3 = row_high + sx.low * channels;
+      const T* __restrict v4 = row_high + sx.high * channels;
+      if (width_used == kWidth) {
+        for (int64_t c = 0; c < kWidth; ++c) {
+          acc[c] += w1 * v1[c] + w2 * v2[c] + w3 * v3[c] + w4 * v4[c];
+        }
+      } else {
+        for (int64_t c = 0; c < width_used; ++c) {
+          acc[c] += w1 * v1[c] + w2 * v2[c] + w3 * v3[c] + w4 * v4[c];
+        }
+      }
+    }
+  }
+  for (int64_t c = 0; c < width_used; ++c) {
+    out[c] = acc[c] / grid.count;
+  }
+}
+
+// One RoI: out[bin, c] for bin = ph * pooled_width + pw over a [H, W, C] image.
+template <typename T>
+ROISERVE_ALWAYS_INLINE void roi_align_one_roi(const T* __restrict image, int64_t width,
+                                              int64_t channels, const SampleGrid<T>& grid,
+                                              int64_t pooled_height, int64_t pooled_width,
+                                              T* __restrict out) {
+  constexpr int64_t kChunk = 64 / sizeof(T) * 4;  // four cache lines of channels
+  for (int64_t ph = 0; ph < pooled_height; ++ph) {
+    for (int64_t pw = 0; pw < pooled_width; ++pw) {
+      T* bin_out = out + (ph * pooled_width + pw) * channels;
+      for (int64_t c = 0; c < channels; c += kChunk) {
+        roi_align_bin<T, kChunk>(image + c, width, channels, grid, ph, pw,
+                                 std::min(kChunk, channels - c), bin_out + c);
+      }
+    }
+  }
+}
+
+ROISERVE_CPU_CLONES void roi_align_roi(const float* image, int64_t width, int64_t channels,
+                                       const SampleGrid<float>& grid, int64_t pooled_height,
+                                       int64_t pooled_width, float* out) {
+  roi_align_one_roi(image, width, channels, grid, pooled_height, pooled_width, out);
+}
+
+ROISERVE_CPU_CLONES void roi_align_roi(const double* image, int64_t width, int64_t channels,
+                                       const SampleGrid<double>& grid, int64_t pooled_height,
+                                       int64_t pooled_width, double* out) {
+  roi_align_one_roi(image, width, channels, grid, pooled_height, pooled_width, out);
+}
+
+// Scatters one RoI's gradient g[bin, c] (channels [0, block)) into the image's
+// gradient [H, W, stride] at channel offset 0.
+template <typename T>
+ROISERVE_ALWAYS_INLINE void roi_align_backward_one_roi(const T* __restrict grad_bins, int64_t block,
+                                                       const SampleGrid<T>& grid,
+                                                       int64_t pooled_height, int64_t pooled_width,
+                                                       int64_t width, int64_t stride,
+                                                       T* __restrict grad_image) {
+  const T count = static_cast<T>(grid.grid_h * grid.grid_w);
+  for (int64_t ph = 0; ph < pooled_height; ++ph) {
+    for (int64_t pw = 0; pw < pooled_width; ++pw) {
+      const T* __restrict g = grad_bins + (ph * pooled_width + pw) * block;
+      for (int64_t iy = 0; iy < grid.grid_h; ++iy) {
+        const AxisSample<T>& sy = grid.ys[ph * grid.grid_h + iy];
+        if (!sy.valid) {
+          continue;
+        }
+        T* row_low = grad_image + sy.low * width * stride;
+        T* row_high = grad_image + sy.high * width * stride;
+        for (int64_t ix = 0; ix < grid.grid_w; ++ix) {
+          const AxisSample<T>& sx = grid.xs[pw * grid.grid_w + ix];
+          if (!sx.valid) {
+            continue;
+          }
+          const T w1 = sy.weight_low * sx.weight_low;
+          const T w2 = sy.weight_low * sx.weight_high;
+          const T w3 = sy.weight_high * sx.weight_low;
+          const T w4 = sy.weight_high * sx.weight_high;
+          // Four separate passes: two taps may be the same pixel at the border.
+          T* __restrict d1 = row_low + sx.low * stride;
+          for (int64_t c = 0; c < block; ++c) d1[c] += g[c] * w1 / count;
+          T* __restrict d2 = row_low + sx.high * stride;
+          for (int64_t c = 0; c < block; ++c) d2[c] += g[c] * w2 / count;
+          T* __restrict d3 = row_high + sx.low * stride;
+          for (int64_t c = 0; c < block; ++c) d3[c] += g[c] * w3 / count;
+          T* __restrict d4 = row_high + sx.high * stride;
+          for (int64_t c = 0; c < block; ++c) d4[c] += g[c] * w4 / count;
+        }
+      }
+    }
+  }
+}
+
+ROISERVE_CPU_CLONES void roi_align_backward_roi(const float* grad_bins, int64_t block,
+                                                const SampleGrid<float>& grid,
+                                                int64_t pooled_height, int64_t pooled_width,
+                                                int64_t width, int64_t stride, float* grad_image) {
+  roi_align_backward_one_roi(grad_bins, block, grid, pooled_height, pooled_width, width, stride,
+                             grad_image);
+}
+
+ROISERVE_CPU_CLONES void roi_align_backward_roi(const double* grad_bins, int64_t block,
+                                                const SampleGrid<double>& grid,
+                                                int64_t pooled_height, int64_t pooled_width,
+                                                int64_t width, int64_t stride, double* grad_image) {
+  roi_align_backward_one_roi(grad_bins, block, grid, pooled_height, pooled_width, width, stride,
+                             grad_image);
+}
+
+at::Tensor roi_align_forward_kernel(const at::Tensor& input, const at::Tensor& rois,
+                                    double spatial_scale, int64_t pooled_height,
+                                    int64_t pooled_width, int64_t sampling_ratio, bool aligned) {
+  detail::check_pool_forward_args("roi_align", input, rois, spatial_scale, pooled_height,
+                                  pooled_width);
+  const int64_t num_rois = rois.size(0);
+  const int64_t channels = input.size(1);
+  const int64_t height = input.size(2);
+  const int64_t width = input.size(3);
+  const bool channels_last = is_channels_last(input);
+  // Every element is written below: no zero fill (a page-faulting pass).
+  at::Tensor output =
+      at::empty({num_rois, channels, pooled_height, pooled_width}, input.options(),
+                channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
+  if (output.numel() == 0 || height == 0 || width == 0) {
+    return output.zero_();
+  }
+  const at::Tensor features = input.contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor boxes = rois.contiguous();
+  const int64_t bins = pooled_height * pooled_width;
+
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "roi_align_forward", [&] {
+    const scalar_t* data = features.data_ptr<scalar_t>();
+    const scalar_t* roi_data = boxes.data_ptr<scalar_t>();
+    scalar_t* out = output.data_ptr<scalar_t>();
+    const auto scale = static_cast<scalar_t>(spatial_scale);
+    const scalar_t offset = aligned ? 0.5 : 0.0;
+    at::parallel_for(0, num_rois, 1, [&](int64_t begin, int64_t end) {
+      SampleGrid<scalar_t> grid;
+      std::vector<scalar_t> tile(channels_last ? 0 : bins * channels);
+      for (int64_t k = begin; k < end; ++k) {
+        const scalar_t* roi = roi_data + 5 * k;
+        compute_sample_grid(roi, scale, offset, !aligned, pooled_height, pooled_width,
+                            sampling_ratio, height, width, grid);
+        const scalar_t* image = data + static_cast<int64_t>(roi[0]) * height * width * channels;
+        scalar_t* roi_out = out + k * bins * channels;
+        roi_align_roi(image, width, channels, grid, pooled_height, pooled_width,
+                      channels_last ? roi_out : tile.data());
+        if (!channels_last) {
+          transpose_bins_to_channels(tile.data(), bins, channels, roi_out);
+        }
+      }
+    });
+  });
+  return output;
+}
+
+at::Tensor roi_align_backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
+                                     double spatial_scale, int64_t pooled_height,
+                                     int64_t pooled_width, int64_t batch_size, int64_t channels,
+                                     int64_t height, int64_t width, int64_t sampling_ratio,
+                                     bool aligned) {
+  detail::check_pool_backward_args("roi_align_backward", grad, rois, spatial_scale, channels,
+                                   pooled_height, pooled_width, batch_size, channels, height,
+                                   width);
+  at::Tensor grad_input = zeros_in_layout({batch_size, channels, height, width}, grad.options(),
+                                          at::MemoryFormat::ChannelsLast);
+  const int64_t num_rois = rois.size(0);
+  if (num_rois == 0) {
+    return restore_layout(grad_input, grad);
+  }
+  const at::Tensor boxes = rois.contiguous();
+  const int64_t bins = pooled_height * pooled_width;
+
+  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "roi_align_backward", [&] {
+    const scalar_t* roi_data = boxes.data_ptr<scalar_t>();
+    scalar_t* grad_in = grad_input.data_ptr<scalar_t>();
+    const auto scale = static_cast<scalar_t>(spatial_scale);
+    const scalar_t offset = aligned ? 0.5 : 0.0;
+    const auto grad_bins = bin_major_reader<scalar_t>(grad);
+    for_each_channel_block(channels, [&](int64_t c_begin, int64_t c_end) {
+      const int64_t block = c_end - c_begin;
+      SampleGrid<scalar_t> grid;
+      std::vector<scalar_t> tile(bins * block);
+      for (int64_t k = 0; k < num_rois; ++k) {
+        const scalar_t* roi = roi_data + 5 * k;
+        compute_sample_grid(roi, scale, offset, !aligned, pooled_height, pooled_width,
+                            sampling_ratio, height, width, grid);
+        grad_bins.gather(k, c_begin, c_end, tile.data());
+        scalar_t* image =
+            grad_in + static_cast<int64_t>(roi[0]) * height * width * channels + c_begin;
+        roi_align_backward_roi(tile.data(), block, grid, pooled_height, pooled_width, width,
+                               channels, image);
+      }
+    });
+  });
+  return restore_layout(grad_input, grad);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(roiserve, CPU, m) {
+  m.impl("roi_align", roi_align_forward_kernel);
+  m.impl("_roi_align_backward", roi_align_backward_kernel);
+}
+
+}  // namespace roiserve::ops::cpu

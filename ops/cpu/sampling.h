@@ -1,0 +1,144 @@
+#pragma once
+// Where the RoI ops read the feature map, computed once per RoI and shared by
+// every channel. Both kinds of geometry are separable: a bin's rows depend on
+// its row index alone and its columns on its column index alone, so a RoI needs
+// pooled_height + pooled_width descriptors rather than one per bin.
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace roiserve::ops::cpu {
+
+// One coordinate of a bilinear sample: the two neighbours it reads along one
+// axis and their weights, with torchvision's border rules (a sample more than
+// one pixel outside the map reads nothing; one within clamps to the border).
+template <typename T>
+struct AxisSample {
+  int64_t low = 0;
+  int64_t high = 0;
+  T weight_low = 0;
+  T weight_high = 0;
+  bool valid = false;
+};
+
+template <typename T>
+AxisSample<T> axis_sample(T coordinate, int64_t size) {
+  AxisSample<T> sample;
+  // Written so that a NaN coordinate also lands here.
+  if (!(coordinate >= -1.0 && coordinate <= size)) {
+    return sample;
+  }
+  if (coordinate <= 0) {
+    coordinate = 0;
+  }
+  sample.low = static_cast<int64_t>(coordinate);
+  if (sample.low >= size - 1) {
+    sample.high = sample.low = size - 1;
+    coordinate = static_cast<T>(sample.low);
+  } else {
+    sample.high = sample.low + 1;
+  }
+  const T fraction = coordinate - static_cast<T>(sample.low);
+  sample.weight_low = static_cast<T>(1.) - fraction;
+  sample.weight_high = fraction;
+  sample.valid = true;
+  return sample;
+}
+
+// The sampling points of one RoI for RoIAlign-style ops: grid_h × grid_w points
+// per bin, ys[ph * grid_h + iy] and xs[pw * grid_w + ix].
+template <typename T>
+struct SampleGrid {
+  int64_t grid_h = 0;
+  int64_t grid_w = 0;
+  T count = 1;  // points averaged per bin (at least 1, so an empty grid gives 0)
+  std::vector<AxisSample<T>> ys;
+  std::vector<AxisSample<T>> xs;
+};
+
+// Adaptive sampling takes ceil(bin size) points per bin along an axis. A RoI
+// thousands of times larger than the map would take billions of points (and
+// overflow the count), so such a RoI is an error rather than a hang.
+template <typename T>
+int64_t adaptive_grid(T roi_size, int64_t bins) {
+  constexpr double kMaxPointsPerAxis = 1 << 16;
+  const T points = std::ceil(roi_size / static_cast<T>(bins));
+  TORCH_CHECK_VALUE(points <= kMaxPointsPerAxis,
+                    "adaptive sampling (sampling_ratio <= 0) would take ", points,
+                    " points per bin along one axis (at most ", kMaxPointsPerAxis,
+                    "); the RoI is far larger than the feature map");
+  return points > 0 ? static_cast<int64_t>(points) : 0;
+}
+
+// roi = (batch, x1, y1, x2, y2). `offset` is subtracted from the scaled corners
+// (0.5 for half-pixel alignment); `min_size_one` forces RoIs to at least 1×1
+// as torchvision's non-aligned RoIAlign does.
+template <typename T>
+void compute_sample_grid(const T* roi, T spatial_scale, T offset, bool min_size_one,
+                         int64_t pooled_height, int64_t pooled_width, int64_t sampling_ratio,
+                         int64_t height, int64_t width, SampleGrid<T>& grid) {
+  const T start_w = roi[1] * spatial_scale - offset;
+  const T start_h = roi[2] * spatial_scale - offset;
+  T roi_width = roi[3] * spatial_scale - offset - start_w;
+  T roi_height = roi[4] * spatial_scale - offset - start_h;
+  if (min_size_one) {
+    roi_width = std::max(roi_width, static_cast<T>(1.));
+    roi_height = std::max(roi_height, static_cast<T>(1.));
+  }
+  const T bin_h = roi_height / static_cast<T>(pooled_height);
+  const T bin_w = roi_width / static_cast<T>(pooled_width);
+  grid.grid_h = sampling_ratio > 0 ? sampling_ratio : adaptive_grid(roi_height, pooled_height);
+  grid.grid_w = sampling_ratio > 0 ? sampling_ratio : adaptive_grid(roi_width, pooled_width);
+  grid.count = static_cast<T>(std::max<int64_t>(grid.grid_h * grid.grid_w, 1));
+
+  // The same expressions, in the same order, as torchvision's sample points.
+  grid.ys.resize(pooled_height * grid.grid_h);
+  for (int64_t ph = 0; ph < pooled_height; ++ph) {
+    for (int64_t iy = 0; iy < grid.grid_h; ++iy) {
+      const T y = start_h + static_cast<T>(ph) * bin_h +
+                  static_cast<T>(iy + .5f) * bin_h / static_cast<T>(grid.grid_h);
+      grid.ys[ph * grid.grid_h + iy] = axis_sample(y, height);
+    }
+  }
+  grid.xs.resize(pooled_width * grid.grid_w);
+  for (int64_t pw = 0; pw < pooled_width; ++pw) {
+    for (int64_t ix = 0; ix < grid.grid_w; ++ix) {
+      const T x = start_w + static_cast<T>(pw) * bin_w +
+                  static_cast<T>(ix + .5f) * bin_w / static_cast<T>(grid.grid_w);
+      grid.xs[pw * grid.grid_w + ix] = axis_sample(x, width);
+    }
+  }
+}
+
+// A bin of the quantized ops (RoIPool, PSRoIPool) along one axis: [start, end).
+struct BinRange {
+  int64_t start = 0;
+  int64_t end = 0;
+  bool empty() const { return end <= start; }
+};
+
+// Splits a RoI of `length` cells starting at cell `roi_start` into `bins` bins
+// (floor of the start, ceil of the end), clipped to [0, limit].
+template <typename T>
+void compute_bin_ranges(int64_t roi_start, int64_t length, int64_t bins, int64_t limit,
+                        std::vector<BinRange>& out) {
+  out.resize(bins);
+  const T bin_size = static_cast<T>(length) / static_cast<T>(bins);
+  for (int64_t i = 0; i < bins; ++i) {
+    const auto start = static_cast<int64_t>(std::floor(static_cast<T>(i) * bin_size));
+    const auto end = static_cast<int64_t>(std::ceil(static_cast<T>(i + 1) * bin_size));
+    out[i].start = std::min(std::max(start + roi_start, int64_t{0}), limit);
+    out[i].end = std::min(std::max(end + roi_start, int64_t{0}), limit);
+  }
+}
+
+// A RoI corner scaled to the feature map and rounded to a cell, as RoIPool does.
+template <typename T>
+int64_t rounded_cell(T coordinate, T spatial_scale) {
+  return static_cast<int64_t>(std::round(coordinate * spatial_scale));
+}
+
+}  // namespace roiserve::ops::cpu

@@ -1,0 +1,115 @@
+// Spatial pyramid pooling per RoI on the CPU: for every pyramid level L, the
+// RoIPool of the RoI at L×L bins, written into that level's [C, L, L] block of
+// the RoI's output row. Shares RoIPool's bins, pooling and backward.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include "ops/common/checks.h"
+#include "ops/cpu/layout.h"
+#include "ops/cpu/max_pool.h"
+
+namespace roiserve::ops::cpu {
+
+namespace {
+
+constexpr const char* kForward = "spp_roi_pool";
+constexpr const char* kBackward = "spp_roi_pool_backward";
+
+// Bins per RoI over all levels, after checking the levels.
+int64_t pyramid_bins(const char* op, at::IntArrayRef levels) {
+  TORCH_CHECK_VALUE(!levels.empty(), op, ": levels must name at least one pyramid level");
+  int64_t bins = 0;
+  for (const int64_t level : levels) {
+    TORCH_CHECK_VALUE(level > 0, op, ": pyramid levels must be positive, got ", levels);
+    bins += level * level;
+  }
+  return bins;
+}
+
+std::tuple<at::Tensor, at::Tensor> spp_roi_pool_forward_kernel(const at::Tensor& input,
+                                                               const at::Tensor& rois,
+                                                               double spatial_scale,
+                                                               at::IntArrayRef levels) {
+  const int64_t pyramid = pyramid_bins(kForward, levels);
+  detail::check_pool_forward_args(kForward, input, rois, spatial_scale, 1, 1);
+  const int64_t num_rois = rois.size(0);
+  const int64_t channels = input.size(1);
+  const int64_t height = input.size(2);
+  const int64_t width = input.size(3);
+  at::Tensor output = at::zeros({num_rois, channels * pyramid}, input.options());
+  at::Tensor argmax = at::zeros({num_rois, channels * pyramid}, input.options().dtype(at::kInt));
+  if (output.numel() == 0) {
+    return {output, argmax};
+  }
+  const at::Tensor features = input.contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor boxes = rois.contiguous();
+  int64_t largest = 0;
+  for (const int64_t level : levels) {
+    largest = std::max(largest, level * level);
+  }
+
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), kForward, [&] {
+    const scalar_t* data = features.data_ptr<scalar_t>();
+    const scalar_t* roi_data = boxes.data_ptr<scalar_t>();
+    scalar_t* out = output.data_ptr<scalar_t>();
+    int32_t* arg = argmax.data_ptr<int32_t>();
+    const auto scale = static_cast<scalar_t>(spatial_scale);
+    at::parallel_for(0, num_rois, 1, [&](int64_t begin, int64_t end) {
+      std::vector<BinRange> rows, cols;
+      std::vector<scalar_t> tile(largest * channels);
+      std::vector<int32_t> arg_tile(largest * channels);
+      for (int64_t k = begin; k < end; ++k) {
+        const scalar_t* roi = roi_data + 5 * k;
+        const scalar_t* image = data + static_cast<int64_t>(roi[0]) * height * width * channels;
+        int64_t offset = k * channels * pyramid;
+        for (const int64_t level : levels) {
+          compute_max_pool_bins(roi, scale, level, level, height, width, rows, cols);
+          max_pool_roi(image, width, channels, rows, cols, tile.data(), arg_tile.data());
+          transpose_bins_to_channels(tile.data(), level * level, channels, out + offset);
+          transpose_bins_to_channels(arg_tile.data(), level * level, channels, arg + offset);
+          offset += channels * level * level;
+        }
+      }
+    });
+  });
+  return {output, argmax};
+}
+
+at::Tensor spp_roi_pool_backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
+                                        const at::Tensor& argmax, double spatial_scale,
+                                        at::IntArrayRef levels, int64_t batch_size,
+                                        int64_t channels, int64_t height, int64_t width) {
+  const int64_t pyramid = pyramid_bins(kBackward, levels);
+  TORCH_CHECK_VALUE(grad.dim() == 2, kBackward, ": grad must have shape [K, channels * ", pyramid,
+                    "], got ", grad.sizes());
+  // The checks of a pooled gradient, on grad seen as [K, C * bins, 1, 1].
+  detail::check_pool_backward_args(kBackward, grad.unsqueeze(2).unsqueeze(3), rois, spatial_scale,
+                                   channels * pyramid, 1, 1, batch_size, channels, height, width);
+  detail::check_index_tensor(kBackward, "argmax", argmax, grad.sizes(), -1, height * width - 1);
+  at::Tensor grad_input = zeros_in_layout({batch_size, channels, height, width}, grad.options(),
+                                          at::MemoryFormat::ChannelsLast);
+  const int64_t num_rois = rois.size(0);
+  if (num_rois > 0) {
+    const at::Tensor boxes = rois.contiguous();
+    int64_t offset = 0;
+    for (const int64_t level : levels) {
+      const int64_t span = channels * level * level;
+      scatter_max_pool_grad(
+          grad.narrow(1, offset, span).reshape({num_rois, channels, level * level}),
+          argmax.narrow(1, offset, span).reshape({num_rois, channels, level * level}), boxes,
+          grad_input);
+      offset += span;
+    }
+  }
+  return grad_input.contiguous();
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(roiserve, CPU, m) {
+  m.impl("spp_roi_pool", spp_roi_pool_forward_kernel);
+  m.impl("_spp_roi_pool_backward", spp_roi_pool_backward_kernel);
+}
+
+}  // namespace roiserve::ops::cpu

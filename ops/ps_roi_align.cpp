@@ -1,0 +1,28 @@
+#include "ops/ps_roi_align.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+
+namespace roiserve::ops {
+
+std::tuple<at::Tensor, at::Tensor> ps_roi_align(const at::Tensor& input, const at::Tensor& rois,
+                                                double spatial_scale, int64_t pooled_height,
+                                                int64_t pooled_width, int64_t sampling_ratio) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("roiserve::ps_roi_align", "")
+                       .typed<decltype(ps_roi_align)>();
+  return op.call(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio);
+}
+
+at::Tensor ps_roi_align_backward(const at::Tensor& grad, const at::Tensor& rois,
+                                 const at::Tensor& channel_mapping, double spatial_scale,
+                                 int64_t pooled_height, int64_t pooled_width,
+                                 int64_t sampling_ratio, int64_t batch_size, int64_t channels,
+                                 int64_t height, int64_t width) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("roiserve::_ps_roi_align_backward", "")
+                       .typed<decltype(ps_roi_align_backward)>();
+  return op.call(grad, rois, channel_mapping, spatial_scale, pooled_height, pooled_width,
+                 sampling_ratio, batch_size, channels, height, width);
+}
+
+}  // namespace roiserve::ops

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# README command (2) and CI: installs what is missing, builds, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh test
+scripts/build.sh
+threads=$(nproc)
+# C++ tests (GoogleTest, through CTest).
+ctest --test-dir build --output-on-failure --parallel "$threads"
+# Python parity tests against torchvision 0.14, on Debian's own python3 (the
+# one python3-torch and python3-torchvision are installed for).
+ROISERVE_OPS_LIB="$PWD/build/ops/libroiserve_ops.so" \
+  /usr/bin/python3 -m pytest tests/python -q -n "$threads" -p no:cacheprovider
