@@ -28,6 +28,9 @@ namespace {
 // whatever device holds the boxes), then the survivors ordered by score.
 at::Tensor batched_nms_per_category(const at::Tensor& boxes, const at::Tensor& scores,
                                     const at::Tensor& idxs, double iou_threshold) {
+  TORCH_CHECK_VALUE(scores.dim() == 1 && scores.size(0) == boxes.size(0),
+                    "batched_nms: scores must have shape [", boxes.size(0),
+                    "] to match boxes, got ", scores.sizes());
   TORCH_CHECK_VALUE(idxs.dim() == 1 && idxs.size(0) == boxes.size(0),
                     "batched_nms: idxs must have shape [", boxes.size(0), "] to match boxes, got ",
                     idxs.sizes());

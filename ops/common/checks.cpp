@@ -103,6 +103,7 @@ void check_pool_backward_args(const char* op, const at::Tensor& grad, const at::
 
 void check_position_sensitive_channels(const char* op, int64_t channels, int64_t pooled_height,
                                        int64_t pooled_width) {
+  check_output_size(op, pooled_height, pooled_width);  // before dividing by it
   TORCH_CHECK_VALUE(channels % (pooled_height * pooled_width) == 0, op, ": input channels (",
                     channels, ") must be divisible by pooled_height * pooled_width (",
                     pooled_height * pooled_width, ")");

@@ -16,14 +16,14 @@ namespace roiserve::ops::cpu {
 namespace {
 
 template <typename T>
-std::vector<SampleGrid<T>> compute_ps_sample_grids(const T* rois, int64_t num_rois, T spatial_scale,
-                                                   int64_t pooled_height, int64_t pooled_width,
-                                                   int64_t sampling_ratio, int64_t height,
-                                                   int64_t width) {
+std::vector<SampleGrid<T>> compute_ps_sample_grids(const char* op, const T* rois, int64_t num_rois,
+                                                   T spatial_scale, int64_t pooled_height,
+                                                   int64_t pooled_width, int64_t sampling_ratio,
+                                                   int64_t height, int64_t width) {
   std::vector<SampleGrid<T>> grids(num_rois);
   for (int64_t k = 0; k < num_rois; ++k) {
     // Always half-pixel aligned, never forced to 1×1.
-    compute_sample_grid(rois + 5 * k, spatial_scale, static_cast<T>(0.5), false, pooled_height,
+    compute_sample_grid(op, rois + 5 * k, spatial_scale, static_cast<T>(0.5), false, pooled_height,
                         pooled_width, sampling_ratio, height, width, grids[k]);
   }
   return grids;
@@ -56,7 +56,7 @@ std::tuple<at::Tensor, at::Tensor> ps_roi_align_forward_kernel(
     const scalar_t* roi_data = boxes.data_ptr<scalar_t>();
     scalar_t* out = pooled.data_ptr<scalar_t>();
     const auto grids =
-        compute_ps_sample_grids(roi_data, num_rois, static_cast<scalar_t>(spatial_scale),
+        compute_ps_sample_grids(op, roi_data, num_rois, static_cast<scalar_t>(spatial_scale),
                                 pooled_height, pooled_width, sampling_ratio, height, width);
     const auto groups = rois_by_image(roi_data, num_rois, batch);
     for_each_plane(batch, channels, height * width, data, false, [&](int64_t n, int64_t c) {
@@ -116,7 +116,7 @@ at::Tensor ps_roi_align_backward_kernel(const at::Tensor& grad, const at::Tensor
     const scalar_t* g = grad_by_channel.data_ptr<scalar_t>();
     scalar_t* out = grad_input.data_ptr<scalar_t>();
     const auto grids =
-        compute_ps_sample_grids(roi_data, num_rois, static_cast<scalar_t>(spatial_scale),
+        compute_ps_sample_grids(op, roi_data, num_rois, static_cast<scalar_t>(spatial_scale),
                                 pooled_height, pooled_width, sampling_ratio, height, width);
     const auto groups = rois_by_image(roi_data, num_rois, batch_size);
     for_each_plane(batch_size, channels, height * width, out, true, [&](int64_t n, int64_t c) {

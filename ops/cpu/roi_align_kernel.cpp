@@ -153,8 +153,8 @@ ROISERVE_CPU_CLONES void roi_align_backward_roi(const double* grad_bins, int64_t
 at::Tensor roi_align_forward_kernel(const at::Tensor& input, const at::Tensor& rois,
                                     double spatial_scale, int64_t pooled_height,
                                     int64_t pooled_width, int64_t sampling_ratio, bool aligned) {
-  detail::check_pool_forward_args("roi_align", input, rois, spatial_scale, pooled_height,
-                                  pooled_width);
+  const char* op = "roi_align";
+  detail::check_pool_forward_args(op, input, rois, spatial_scale, pooled_height, pooled_width);
   const int64_t num_rois = rois.size(0);
   const int64_t channels = input.size(1);
   const int64_t height = input.size(2);
@@ -182,7 +182,7 @@ at::Tensor roi_align_forward_kernel(const at::Tensor& input, const at::Tensor& r
       std::vector<scalar_t> tile(channels_last ? 0 : bins * channels);
       for (int64_t k = begin; k < end; ++k) {
         const scalar_t* roi = roi_data + 5 * k;
-        compute_sample_grid(roi, scale, offset, !aligned, pooled_height, pooled_width,
+        compute_sample_grid(op, roi, scale, offset, !aligned, pooled_height, pooled_width,
                             sampling_ratio, height, width, grid);
         const scalar_t* image = data + static_cast<int64_t>(roi[0]) * height * width * channels;
         scalar_t* roi_out = out + k * bins * channels;
@@ -202,9 +202,9 @@ at::Tensor roi_align_backward_kernel(const at::Tensor& grad, const at::Tensor& r
                                      int64_t pooled_width, int64_t batch_size, int64_t channels,
                                      int64_t height, int64_t width, int64_t sampling_ratio,
                                      bool aligned) {
-  detail::check_pool_backward_args("roi_align_backward", grad, rois, spatial_scale, channels,
-                                   pooled_height, pooled_width, batch_size, channels, height,
-                                   width);
+  const char* op = "roi_align_backward";
+  detail::check_pool_backward_args(op, grad, rois, spatial_scale, channels, pooled_height,
+                                   pooled_width, batch_size, channels, height, width);
   at::Tensor grad_input = zeros_in_layout({batch_size, channels, height, width}, grad.options(),
                                           at::MemoryFormat::ChannelsLast);
   const int64_t num_rois = rois.size(0);
@@ -226,7 +226,7 @@ at::Tensor roi_align_backward_kernel(const at::Tensor& grad, const at::Tensor& r
       std::vector<scalar_t> tile(bins * block);
       for (int64_t k = 0; k < num_rois; ++k) {
         const scalar_t* roi = roi_data + 5 * k;
-        compute_sample_grid(roi, scale, offset, !aligned, pooled_height, pooled_width,
+        compute_sample_grid(op, roi, scale, offset, !aligned, pooled_height, pooled_width,
                             sampling_ratio, height, width, grid);
         grad_bins.gather(k, c_begin, c_end, tile.data());
         scalar_t* image =

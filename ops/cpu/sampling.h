@@ -63,11 +63,11 @@ struct SampleGrid {
 // thousands of times larger than the map would take billions of points (and
 // overflow the count), so such a RoI is an error rather than a hang.
 template <typename T>
-int64_t adaptive_grid(T roi_size, int64_t bins) {
+int64_t adaptive_grid(const char* op, T roi_size, int64_t bins) {
   constexpr double kMaxPointsPerAxis = 1 << 16;
   const T points = std::ceil(roi_size / static_cast<T>(bins));
-  TORCH_CHECK_VALUE(points <= kMaxPointsPerAxis,
-                    "adaptive sampling (sampling_ratio <= 0) would take ", points,
+  TORCH_CHECK_VALUE(points <= kMaxPointsPerAxis, op,
+                    ": adaptive sampling (sampling_ratio <= 0) would take ", points,
                     " points per bin along one axis (at most ", kMaxPointsPerAxis,
                     "); the RoI is far larger than the feature map");
   return points > 0 ? static_cast<int64_t>(points) : 0;
@@ -77,7 +77,7 @@ int64_t adaptive_grid(T roi_size, int64_t bins) {
 // (0.5 for half-pixel alignment); `min_size_one` forces RoIs to at least 1×1
 // as torchvision's non-aligned RoIAlign does.
 template <typename T>
-void compute_sample_grid(const T* roi, T spatial_scale, T offset, bool min_size_one,
+void compute_sample_grid(const char* op, const T* roi, T spatial_scale, T offset, bool min_size_one,
                          int64_t pooled_height, int64_t pooled_width, int64_t sampling_ratio,
                          int64_t height, int64_t width, SampleGrid<T>& grid) {
   const T start_w = roi[1] * spatial_scale - offset;
@@ -90,8 +90,8 @@ void compute_sample_grid(const T* roi, T spatial_scale, T offset, bool min_size_
   }
   const T bin_h = roi_height / static_cast<T>(pooled_height);
   const T bin_w = roi_width / static_cast<T>(pooled_width);
-  grid.grid_h = sampling_ratio > 0 ? sampling_ratio : adaptive_grid(roi_height, pooled_height);
-  grid.grid_w = sampling_ratio > 0 ? sampling_ratio : adaptive_grid(roi_width, pooled_width);
+  grid.grid_h = sampling_ratio > 0 ? sampling_ratio : adaptive_grid(op, roi_height, pooled_height);
+  grid.grid_w = sampling_ratio > 0 ? sampling_ratio : adaptive_grid(op, roi_width, pooled_width);
   grid.count = static_cast<T>(std::max<int64_t>(grid.grid_h * grid.grid_w, 1));
 
   // The same expressions, in the same order, as torchvision's sample points.
