@@ -9,6 +9,17 @@
 
 namespace roiserve::ops::cpu {
 
+// float16 and bfloat16 run through the float32 kernels: computed in float32 and
+// rounded once, at the end. (torchvision runs float16 in emulated half
+// precision, rounding after every operation, and has no bfloat16 on the CPU.)
+inline bool is_reduced_float(const at::Tensor& t) {
+  return t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16;
+}
+
+inline at::Tensor as_float(const at::Tensor& t) {
+  return t.to(at::kFloat);
+}
+
 // Outputs follow the layout the caller works in, as convolutions do.
 inline bool is_channels_last(const at::Tensor& t) {
   return t.dim() == 4 && t.suggest_memory_format() == at::MemoryFormat::ChannelsLast;

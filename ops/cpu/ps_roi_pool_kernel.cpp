@@ -9,6 +9,7 @@
 #include <torch/library.h>
 
 #include "ops/common/checks.h"
+#include "ops/cpu/layout.h"
 #include "ops/cpu/plane_major.h"
 #include "ops/cpu/sampling.h"
 
@@ -50,6 +51,11 @@ std::tuple<at::Tensor, at::Tensor> ps_roi_pool_forward_kernel(const at::Tensor& 
   const int64_t height = input.size(2);
   const int64_t width = input.size(3);
   detail::check_position_sensitive_channels("ps_roi_pool", channels, pooled_height, pooled_width);
+  if (is_reduced_float(input)) {
+    auto [output, mapping] = ps_roi_pool_forward_kernel(as_float(input), as_float(rois),
+                                                        spatial_scale, pooled_height, pooled_width);
+    return {output.to(input.scalar_type()), mapping};
+  }
   const int64_t num_rois = rois.size(0);
   const int64_t channels_out = channels / (pooled_height * pooled_width);
   const at::Tensor mapping = position_sensitive_channel_mapping(num_rois, channels, pooled_height,
@@ -71,7 +77,7 @@ std::tuple<at::Tensor, at::Tensor> ps_roi_pool_forward_kernel(const at::Tensor& 
     compute_ps_bins(roi_data, num_rois, static_cast<scalar_t>(spatial_scale), pooled_height,
                     pooled_width, height, width, rows, cols);
     const auto groups = rois_by_image(roi_data, num_rois, batch);
-    for_each_plane(batch, channels, height * width, data, false, [&](int64_t n, int64_t c) {
+    for_each_plane(batch, channels, height * width, data, [&](int64_t n, int64_t c) {
       const scalar_t* plane = data + (n * channels + c) * height * width;
       const auto [ph, pw] = bin_of_channel(c, pooled_height, pooled_width);
       for (const int64_t k : groups[n]) {
@@ -104,6 +110,12 @@ at::Tensor ps_roi_pool_backward_kernel(const at::Tensor& grad, const at::Tensor&
                                    pooled_width, batch_size, channels, height, width);
   // The mapping is fixed by the channel layout; it is checked, not read.
   detail::check_index_tensor(op, "channel_mapping", channel_mapping, grad.sizes(), 0, channels - 1);
+  if (is_reduced_float(grad)) {
+    return ps_roi_pool_backward_kernel(as_float(grad), as_float(rois), channel_mapping,
+                                       spatial_scale, pooled_height, pooled_width, batch_size,
+                                       channels, height, width)
+        .to(grad.scalar_type());
+  }
   at::Tensor grad_input = at::zeros({batch_size, channels, height, width}, grad.options());
   const int64_t num_rois = rois.size(0);
   if (num_rois == 0) {
@@ -121,7 +133,7 @@ at::Tensor ps_roi_pool_backward_kernel(const at::Tensor& grad, const at::Tensor&
     compute_ps_bins(roi_data, num_rois, static_cast<scalar_t>(spatial_scale), pooled_height,
                     pooled_width, height, width, rows, cols);
     const auto groups = rois_by_image(roi_data, num_rois, batch_size);
-    for_each_plane(batch_size, channels, height * width, out, true, [&](int64_t n, int64_t c) {
+    for_each_plane(batch_size, channels, height * width, out, [&](int64_t n, int64_t c) {
       scalar_t* plane = out + (n * channels + c) * height * width;
       const auto [ph, pw] = bin_of_channel(c, pooled_height, pooled_width);
       for (const int64_t k : groups[n]) {

@@ -155,6 +155,11 @@ at::Tensor roi_align_forward_kernel(const at::Tensor& input, const at::Tensor& r
                                     int64_t pooled_width, int64_t sampling_ratio, bool aligned) {
   const char* op = "roi_align";
   detail::check_pool_forward_args(op, input, rois, spatial_scale, pooled_height, pooled_width);
+  if (is_reduced_float(input)) {
+    return roi_align_forward_kernel(as_float(input), as_float(rois), spatial_scale, pooled_height,
+                                    pooled_width, sampling_ratio, aligned)
+        .to(input.scalar_type());
+  }
   const int64_t num_rois = rois.size(0);
   const int64_t channels = input.size(1);
   const int64_t height = input.size(2);
@@ -205,6 +210,12 @@ at::Tensor roi_align_backward_kernel(const at::Tensor& grad, const at::Tensor& r
   const char* op = "roi_align_backward";
   detail::check_pool_backward_args(op, grad, rois, spatial_scale, channels, pooled_height,
                                    pooled_width, batch_size, channels, height, width);
+  if (is_reduced_float(grad)) {
+    return roi_align_backward_kernel(as_float(grad), as_float(rois), spatial_scale, pooled_height,
+                                     pooled_width, batch_size, channels, height, width,
+                                     sampling_ratio, aligned)
+        .to(grad.scalar_type());
+  }
   at::Tensor grad_input = zeros_in_layout({batch_size, channels, height, width}, grad.options(),
                                           at::MemoryFormat::ChannelsLast);
   const int64_t num_rois = rois.size(0);

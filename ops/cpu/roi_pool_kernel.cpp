@@ -19,6 +19,11 @@ std::tuple<at::Tensor, at::Tensor> roi_pool_forward_kernel(const at::Tensor& inp
                                                            int64_t pooled_width) {
   detail::check_pool_forward_args("roi_pool", input, rois, spatial_scale, pooled_height,
                                   pooled_width);
+  if (is_reduced_float(input)) {
+    auto [output, argmax] = roi_pool_forward_kernel(as_float(input), as_float(rois), spatial_scale,
+                                                    pooled_height, pooled_width);
+    return {output.to(input.scalar_type()), argmax};
+  }
   const int64_t num_rois = rois.size(0);
   const int64_t channels = input.size(1);
   const int64_t height = input.size(2);
@@ -75,6 +80,12 @@ at::Tensor roi_pool_backward_kernel(const at::Tensor& grad, const at::Tensor& ro
                                    width);
   detail::check_index_tensor("roi_pool_backward", "argmax", argmax, grad.sizes(), -1,
                              height * width - 1);
+  if (is_reduced_float(grad)) {
+    return roi_pool_backward_kernel(as_float(grad), as_float(rois), argmax, spatial_scale,
+                                    pooled_height, pooled_width, batch_size, channels, height,
+                                    width)
+        .to(grad.scalar_type());
+  }
   at::Tensor grad_input = zeros_in_layout({batch_size, channels, height, width}, grad.options(),
                                           at::MemoryFormat::ChannelsLast);
   const int64_t num_rois = rois.size(0);

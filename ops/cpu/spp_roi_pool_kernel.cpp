@@ -33,6 +33,11 @@ std::tuple<at::Tensor, at::Tensor> spp_roi_pool_forward_kernel(const at::Tensor&
                                                                at::IntArrayRef levels) {
   const int64_t pyramid = pyramid_bins(kForward, levels);
   detail::check_pool_forward_args(kForward, input, rois, spatial_scale, 1, 1);
+  if (is_reduced_float(input)) {
+    auto [output, argmax] =
+        spp_roi_pool_forward_kernel(as_float(input), as_float(rois), spatial_scale, levels);
+    return {output.to(input.scalar_type()), argmax};
+  }
   const int64_t num_rois = rois.size(0);
   const int64_t channels = input.size(1);
   const int64_t height = input.size(2);
@@ -87,6 +92,11 @@ at::Tensor spp_roi_pool_backward_kernel(const at::Tensor& grad, const at::Tensor
   detail::check_pool_backward_args(kBackward, grad.unsqueeze(2).unsqueeze(3), rois, spatial_scale,
                                    channels * pyramid, 1, 1, batch_size, channels, height, width);
   detail::check_index_tensor(kBackward, "argmax", argmax, grad.sizes(), -1, height * width - 1);
+  if (is_reduced_float(grad)) {
+    return spp_roi_pool_backward_kernel(as_float(grad), as_float(rois), argmax, spatial_scale,
+                                        levels, batch_size, channels, height, width)
+        .to(grad.scalar_type());
+  }
   at::Tensor grad_input = zeros_in_layout({batch_size, channels, height, width}, grad.options(),
                                           at::MemoryFormat::ChannelsLast);
   const int64_t num_rois = rois.size(0);

@@ -1,0 +1,127 @@
+// Bad arguments raise the c10::Error subclass that Python maps to the matching
+// built-in exception, with a message naming the op and the argument.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "ops/ops.h"
+#include "support.h"
+
+namespace roiserve::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+class PoolingOpErrorTest : public ::testing::TestWithParam<PoolingOp> {
+ protected:
+  const at::Tensor input = random_features({2, 16, 8, 8}, 1);
+  const at::Tensor rois = random_rois(4, 2, 32, 32, 2);
+};
+
+TEST_P(PoolingOpErrorTest, BatchIndexOutsideTheBatchIsAnIndexError) {
+  const PoolingOp& op = GetParam();
+  for (const float index : {2.0f, -1.0f, 0.5f}) {
+    SCOPED_TRACE(index);
+    at::Tensor bad = rois.clone();
+    bad[3][0] = index;
+    const std::string message = error_message<c10::IndexError>([&] { op.forward(input, bad); });
+    EXPECT_THAT(message, HasSubstr(op.op));
+    EXPECT_THAT(message, HasSubstr("rois[3, 0]"));
+  }
+}
+
+TEST_P(PoolingOpErrorTest, NonFiniteCoordinateIsAValueError) {
+  const PoolingOp& op = GetParam();
+  at::Tensor bad = rois.clone();
+  bad[1][2] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THAT(error_message<c10::ValueError>([&] { op.forward(input, bad); }),
+              HasSubstr("rois[1, 2]"));
+}
+
+TEST_P(PoolingOpErrorTest, RoisNotShapedKBy5IsAValueError) {
+  const PoolingOp& op = GetParam();
+  EXPECT_THAT(error_message<c10::ValueError>([&] { op.forward(input, rois.slice(1, 1)); }),
+              HasSubstr("rois must have shape [K, 5]"));
+}
+
+TEST_P(PoolingOpErrorTest, RoisOfAnotherDtypeIsATypeError) {
+  const PoolingOp& op = GetParam();
+  EXPECT_THAT(error_message<c10::TypeError>([&] { op.forward(input, rois.to(at::kDouble)); }),
+              HasSubstr("rois must have the dtype of the features"));
+}
+
+TEST_P(PoolingOpErrorTest, InputNotFourDimensionalIsAValueError) {
+  const PoolingOp& op = GetParam();
+  EXPECT_THROW(op.forward(input[0], rois), c10::ValueError);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllPoolingOps, PoolingOpErrorTest, ::testing::ValuesIn(pooling_ops()),
+                         pooling_op_label);
+
+class ArgumentErrorTest : public ::testing::Test {
+ protected:
+  const at::Tensor input = random_features({2, 16, 8, 8}, 1);
+  const at::Tensor rois = random_rois(4, 2, 32, 32, 2);
+};
+
+TEST_F(ArgumentErrorTest, NonPositiveOutputSizeIsAValueError) {
+  EXPECT_THROW(ops::roi_align(input, rois, 0.25, 0, 7, 2, true), c10::ValueError);
+  EXPECT_THROW(ops::roi_pool(input, rois, 0.25, 7, -1), c10::ValueError);
+  EXPECT_THROW(ops::ps_roi_pool(input, rois, 0.25, 0, 0), c10::ValueError);
+  EXPECT_THROW(ops::ps_roi_align(input, rois, 0.25, 4, 0, 2), c10::ValueError);
+  EXPECT_THROW(ops::spp_roi_pool(input, rois, 0.25, {1, 0, 4}), c10::ValueError);
+  EXPECT_THROW(ops::spp_roi_pool(input, rois, 0.25, {}), c10::ValueError);
+}
+
+TEST_F(ArgumentErrorTest, NonPositiveSpatialScaleIsAValueError) {
+  EXPECT_THROW(ops::roi_align(input, rois, 0.0, 7, 7, 2, true), c10::ValueError);
+  EXPECT_THROW(ops::roi_pool(input, rois, -0.25, 7, 7), c10::ValueError);
+}
+
+TEST_F(ArgumentErrorTest, PositionSensitiveChannelsMustSplitIntoTheBins) {
+  EXPECT_THAT(error_message<c10::ValueError>([&] { ops::ps_roi_pool(input, rois, 0.25, 3, 3); }),
+              HasSubstr("divisible"));
+  EXPECT_THROW(ops::ps_roi_align(input, rois, 0.25, 3, 3, 2), c10::ValueError);
+}
+
+TEST_F(ArgumentErrorTest, BackwardChecksTheGradientShape) {
+  const at::Tensor grad = at::ones({4, 16, 7, 6});
+  EXPECT_THAT(error_message<c10::ValueError>(
+                  [&] { ops::roi_align_backward(grad, rois, 0.25, 7, 7, 2, 16, 8, 8, 2, true); }),
+              HasSubstr("grad must have shape"));
+}
+
+TEST_F(ArgumentErrorTest, BackwardChecksTheArgmaxRange) {
+  const auto [output, argmax] = ops::roi_pool(input, rois, 0.25, 7, 7);
+  const at::Tensor outside = argmax.clone().fill_(8 * 8);
+  EXPECT_THAT(error_message<c10::ValueError>([&] {
+                ops::roi_pool_backward(at::ones_like(output), rois, outside, 0.25, 7, 7, 2, 16, 8,
+                                       8);
+              }),
+              HasSubstr("argmax"));
+}
+
+TEST_F(ArgumentErrorTest, BackwardChecksBatchIndicesAgainstBatchSize) {
+  const at::Tensor grad = at::ones({4, 16, 7, 7});
+  at::Tensor bad = rois.clone();
+  bad[0][0] = 2;
+  EXPECT_THROW(ops::roi_align_backward(grad, bad, 0.25, 7, 7, 2, 16, 8, 8, 2, true),
+               c10::IndexError);
+}
+
+TEST(NmsErrorTest, MismatchedScoresAreAValueError) {
+  EXPECT_THROW(ops::nms(at::zeros({5, 4}), at::zeros({4}), 0.5), c10::ValueError);
+}
+
+TEST(NmsErrorTest, MixedDtypesAreATypeError) {
+  EXPECT_THROW(ops::nms(at::zeros({5, 4}), at::zeros({5}, at::kDouble), 0.5), c10::TypeError);
+}
+
+TEST(NmsErrorTest, FloatingCategoriesAreATypeError) {
+  EXPECT_THROW(ops::batched_nms(at::zeros({5, 4}), at::zeros({5}), at::zeros({5}), 0.5),
+               c10::TypeError);
+}
+
+}  // namespace
+}  // namespace roiserve::test
