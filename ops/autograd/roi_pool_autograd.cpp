@@ -1,55 +1,13 @@
 // Autograd for roi_pool; the argmax output is not differentiable.
-#include <torch/autograd.h>
 #include <torch/library.h>
 
+#include "ops/autograd/indexed_pool_function.h"
 #include "ops/roi_pool.h"
 
 namespace roiserve::ops {
 
-namespace {
-
-class RoIPoolFunction : public torch::autograd::Function<RoIPoolFunction> {
- public:
-  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
-                                                const torch::autograd::Variable& input,
-                                                const torch::autograd::Variable& rois,
-                                                double spatial_scale, int64_t pooled_height,
-                                                int64_t pooled_width) {
-    ctx->saved_data["spatial_scale"] = spatial_scale;
-    ctx->saved_data["pooled_height"] = pooled_height;
-    ctx->saved_data["pooled_width"] = pooled_width;
-    ctx->saved_data["input_shape"] = input.sizes();
-    at::AutoDispatchBelowADInplaceOrView guard;
-    auto [output, argmax] = roi_pool(input, rois, spatial_scale, pooled_height, pooled_width);
-    ctx->save_for_backward({rois, argmax});
-    ctx->mark_non_differentiable({argmax});
-    return {output, argmax};
-  }
-
-  static torch::autograd::variable_list backward(
-      torch::autograd::AutogradContext* ctx, const torch::autograd::variable_list& grad_output) {
-    const auto saved = ctx->get_saved_variables();
-    const auto input_shape = ctx->saved_data["input_shape"].toIntVector();
-    const auto grad_input = roi_pool_backward(
-        grad_output[0], saved[0], saved[1], ctx->saved_data["spatial_scale"].toDouble(),
-        ctx->saved_data["pooled_height"].toInt(), ctx->saved_data["pooled_width"].toInt(),
-        input_shape[0], input_shape[1], input_shape[2], input_shape[3]);
-    return {grad_input, torch::autograd::Variable(), torch::autograd::Variable(),
-            torch::autograd::Variable(), torch::autograd::Variable()};
-  }
-};
-
-std::tuple<at::Tensor, at::Tensor> roi_pool_autograd(const at::Tensor& input,
-                                                     const at::Tensor& rois, double spatial_scale,
-                                                     int64_t pooled_height, int64_t pooled_width) {
-  auto result = RoIPoolFunction::apply(input, rois, spatial_scale, pooled_height, pooled_width);
-  return {result[0], result[1]};
-}
-
-}  // namespace
-
 TORCH_LIBRARY_IMPL(roiserve, Autograd, m) {
-  m.impl("roi_pool", roi_pool_autograd);
+  m.impl("roi_pool", indexed_pool_autograd<roi_pool, roi_pool_backward>);
 }
 
 }  // namespace roiserve::ops

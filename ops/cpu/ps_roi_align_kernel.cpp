@@ -125,24 +125,11 @@ std::tuple<at::Tensor, at::Tensor> ps_roi_align_forward_kernel(
         const int64_t grid_w = grids.grid_w(k);
         const scalar_t count = grids.count(k);
         scalar_t sum = 0;
-        for (int64_t iy = 0; iy < grid_h; ++iy) {
-          const AxisSample<scalar_t>& sy = ys[iy];
-          if (!sy.valid) {
-            continue;
-          }
-          const scalar_t* row_low = plane + sy.low * width;
-          const scalar_t* row_high = plane + sy.high * width;
-          for (int64_t ix = 0; ix < grid_w; ++ix) {
-            const AxisSample<scalar_t>& sx = xs[ix];
-            if (!sx.valid) {
-              continue;
-            }
-            sum += sy.weight_low * sx.weight_low * row_low[sx.low] +
-                   sy.weight_low * sx.weight_high * row_low[sx.high] +
-                   sy.weight_high * sx.weight_low * row_high[sx.low] +
-                   sy.weight_high * sx.weight_high * row_high[sx.high];
-          }
-        }
+        for_each_sample(ys, grid_h, xs, grid_w, [&](const BilinearSample<scalar_t>& p) {
+          sum +=
+              p.w1 * plane[p.y_low * width + p.x_low] + p.w2 * plane[p.y_low * width + p.x_high] +
+              p.w3 * plane[p.y_high * width + p.x_low] + p.w4 * plane[p.y_high * width + p.x_high];
+        });
         out[c * num_rois + k] = sum / count;
       }
     });
@@ -195,24 +182,12 @@ at::Tensor ps_roi_align_backward_kernel(const at::Tensor& grad, const at::Tensor
         const int64_t grid_w = grids.grid_w(k);
         const scalar_t count = grids.count(k);
         const scalar_t grad_bin = g[c * num_rois + k];
-        for (int64_t iy = 0; iy < grid_h; ++iy) {
-          const AxisSample<scalar_t>& sy = ys[iy];
-          if (!sy.valid) {
-            continue;
-          }
-          scalar_t* row_low = plane + sy.low * width;
-          scalar_t* row_high = plane + sy.high * width;
-          for (int64_t ix = 0; ix < grid_w; ++ix) {
-            const AxisSample<scalar_t>& sx = xs[ix];
-            if (!sx.valid) {
-              continue;
-            }
-            row_low[sx.low] += grad_bin * (sy.weight_low * sx.weight_low) / count;
-            row_low[sx.high] += grad_bin * (sy.weight_low * sx.weight_high) / count;
-            row_high[sx.low] += grad_bin * (sy.weight_high * sx.weight_low) / count;
-            row_high[sx.high] += grad_bin * (sy.weight_high * sx.weight_high) / count;
-          }
-        }
+        for_each_sample(ys, grid_h, xs, grid_w, [&](const BilinearSample<scalar_t>& p) {
+          plane[p.y_low * width + p.x_low] += grad_bin * p.w1 / count;
+          plane[p.y_low * width + p.x_high] += grad_bin * p.w2 / count;
+          plane[p.y_high * width + p.x_low] += grad_bin * p.w3 / count;
+          plane[p.y_high * width + p.x_high] += grad_bin * p.w4 / count;
+        });
       }
     });
   });

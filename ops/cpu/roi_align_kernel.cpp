@@ -25,37 +25,23 @@ ROISERVE_ALWAYS_INLINE void roi_align_bin(const T* __restrict image, int64_t wid
                                           int64_t channels, const SampleGrid<T>& grid, int64_t ph,
                                           int64_t pw, int64_t width_used, T* __restrict out) {
   T acc[kWidth] = {};
-  for (int64_t iy = 0; iy < grid.grid_h; ++iy) {
-    const AxisSample<T>& sy = grid.ys[ph * grid.grid_h + iy];
-    if (!sy.valid) {
-      continue;
-    }
-    const T* row_low = image + sy.low * width * channels;
-    const T* row_high = image + sy.high * width * channels;
-    for (int64_t ix = 0; ix < grid.grid_w; ++ix) {
-      const AxisSample<T>& sx = grid.xs[pw * grid.grid_w + ix];
-      if (!sx.valid) {
-        continue;
-      }
-      const T w1 = sy.weight_low * sx.weight_low;
-      const T w2 = sy.weight_low * sx.weight_high;
-      const T w3 = sy.weight_high * sx.weight_low;
-      const T w4 = sy.weight_high * sx.weight_high;
-      const T* __restrict v1 = row_low + sx.low * channels;
-      const T* __restrict v2 = row_low + sx.high * channels;
-      const T* __restrict v3 = row_high + sx.low * channels;
-      const T* __restrict v4 = row_high + sx.high * channels;
-      if (width_used == kWidth) {
-        for (int64_t c = 0; c < kWidth; ++c) {
-          acc[c] += w1 * v1[c] + w2 * v2[c] + w3 * v3[c] + w4 * v4[c];
-        }
-      } else {
-        for (int64_t c = 0; c < width_used; ++c) {
-          acc[c] += w1 * v1[c] + w2 * v2[c] + w3 * v3[c] + w4 * v4[c];
-        }
-      }
-    }
-  }
+  const int64_t pixel_row = width * channels;
+  for_each_sample(grid.ys.data() + ph * grid.grid_h, grid.grid_h, grid.xs.data() + pw * grid.grid_w,
+                  grid.grid_w, [&](const BilinearSample<T>& s) {
+                    const T* __restrict v1 = image + s.y_low * pixel_row + s.x_low * channels;
+                    const T* __restrict v2 = image + s.y_low * pixel_row + s.x_high * channels;
+                    const T* __restrict v3 = image + s.y_high * pixel_row + s.x_low * channels;
+                    const T* __restrict v4 = image + s.y_high * pixel_row + s.x_high * channels;
+                    if (width_used == kWidth) {
+                      for (int64_t c = 0; c < kWidth; ++c) {
+                        acc[c] += s.w1 * v1[c] + s.w2 * v2[c] + s.w3 * v3[c] + s.w4 * v4[c];
+                      }
+                    } else {
+                      for (int64_t c = 0; c < width_used; ++c) {
+                        acc[c] += s.w1 * v1[c] + s.w2 * v2[c] + s.w3 * v3[c] + s.w4 * v4[c];
+                      }
+                    }
+                  });
   for (int64_t c = 0; c < width_used; ++c) {
     out[c] = acc[c] / grid.count;
   }
@@ -103,33 +89,20 @@ ROISERVE_ALWAYS_INLINE void roi_align_backward_one_roi(const T* __restrict grad_
   for (int64_t ph = 0; ph < pooled_height; ++ph) {
     for (int64_t pw = 0; pw < pooled_width; ++pw) {
       const T* __restrict g = grad_bins + (ph * pooled_width + pw) * block;
-      for (int64_t iy = 0; iy < grid.grid_h; ++iy) {
-        const AxisSample<T>& sy = grid.ys[ph * grid.grid_h + iy];
-        if (!sy.valid) {
-          continue;
-        }
-        T* row_low = grad_image + sy.low * width * stride;
-        T* row_high = grad_image + sy.high * width * stride;
-        for (int64_t ix = 0; ix < grid.grid_w; ++ix) {
-          const AxisSample<T>& sx = grid.xs[pw * grid.grid_w + ix];
-          if (!sx.valid) {
-            continue;
-          }
-          const T w1 = sy.weight_low * sx.weight_low;
-          const T w2 = sy.weight_low * sx.weight_high;
-          const T w3 = sy.weight_high * sx.weight_low;
-          const T w4 = sy.weight_high * sx.weight_high;
-          // Four separate passes: two taps may be the same pixel at the border.
-          T* __restrict d1 = row_low + sx.low * stride;
-          for (int64_t c = 0; c < block; ++c) d1[c] += g[c] * w1 / count;
-          T* __restrict d2 = row_low + sx.high * stride;
-          for (int64_t c = 0; c < block; ++c) d2[c] += g[c] * w2 / count;
-          T* __restrict d3 = row_high + sx.low * stride;
-          for (int64_t c = 0; c < block; ++c) d3[c] += g[c] * w3 / count;
-          T* __restrict d4 = row_high + sx.high * stride;
-          for (int64_t c = 0; c < block; ++c) d4[c] += g[c] * w4 / count;
-        }
-      }
+      const int64_t pixel_row = width * stride;
+      for_each_sample(grid.ys.data() + ph * grid.grid_h, grid.grid_h,
+                      grid.xs.data() + pw * grid.grid_w, grid.grid_w,
+                      [&](const BilinearSample<T>& s) {
+                        // Four separate passes: two taps are one pixel at the border.
+                        T* __restrict d1 = grad_image + s.y_low * pixel_row + s.x_low * stride;
+                        for (int64_t c = 0; c < block; ++c) d1[c] += g[c] * s.w1 / count;
+                        T* __restrict d2 = grad_image + s.y_low * pixel_row + s.x_high * stride;
+                        for (int64_t c = 0; c < block; ++c) d2[c] += g[c] * s.w2 / count;
+                        T* __restrict d3 = grad_image + s.y_high * pixel_row + s.x_low * stride;
+                        for (int64_t c = 0; c < block; ++c) d3[c] += g[c] * s.w3 / count;
+                        T* __restrict d4 = grad_image + s.y_high * pixel_row + s.x_high * stride;
+                        for (int64_t c = 0; c < block; ++c) d4[c] += g[c] * s.w4 / count;
+                      });
     }
   }
 }

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/cpu/simd.h"
+
 namespace roiserve::ops::cpu {
 
 // One coordinate of a bilinear sample: the two neighbours it reads along one
@@ -109,6 +111,37 @@ void compute_sample_grid(const char* op, const T* roi, T spatial_scale, T offset
       const T x = start_w + static_cast<T>(pw) * bin_w +
                   static_cast<T>(ix + .5f) * bin_w / static_cast<T>(grid.grid_w);
       grid.xs[pw * grid.grid_w + ix] = axis_sample(x, width);
+    }
+  }
+}
+
+// One bilinear sample point inside the map: the pixel rows and columns of its
+// four taps, and the taps' weights w1..w4 (top-left, top-right, bottom-left,
+// bottom-right), each computed as torchvision computes it.
+template <typename T>
+struct BilinearSample {
+  int64_t y_low, y_high, x_low, x_high;
+  T w1, w2, w3, w4;
+};
+
+// fn(sample) for every point of a bin's grid, rows ys[0, grid_h) × columns
+// xs[0, grid_w), that lies inside the map, in torchvision's order.
+template <typename T, typename F>
+ROISERVE_ALWAYS_INLINE void for_each_sample(const AxisSample<T>* ys, int64_t grid_h,
+                                            const AxisSample<T>* xs, int64_t grid_w, const F& fn) {
+  for (int64_t iy = 0; iy < grid_h; ++iy) {
+    const AxisSample<T>& sy = ys[iy];
+    if (!sy.valid) {
+      continue;
+    }
+    for (int64_t ix = 0; ix < grid_w; ++ix) {
+      const AxisSample<T>& sx = xs[ix];
+      if (!sx.valid) {
+        continue;
+      }
+      fn(BilinearSample<T>{sy.low, sy.high, sx.low, sx.high, sy.weight_low * sx.weight_low,
+                           sy.weight_low * sx.weight_high, sy.weight_high * sx.weight_low,
+                           sy.weight_high * sx.weight_high});
     }
   }
 }
