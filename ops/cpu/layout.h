@@ -81,10 +81,6 @@ class BinMajorReader {
   int64_t pooled_height_, pooled_width_;
 };
 
-template <typename T>
-BinMajorReader<T> bin_major_reader(const at::Tensor& t) {
-  return BinMajorReader<T>(t);
-}
 
 // Runs fn(c_begin, c_end) over disjoint channel ranges in parallel. A backward
 // pass split this way adds every gradient element in one thread, in the same

@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+
 #include "ops/cpu/simd.h"
 
 namespace roiserve::ops::cpu {

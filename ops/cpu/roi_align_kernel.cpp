@@ -203,7 +203,7 @@ at::Tensor roi_align_backward_kernel(const at::Tensor& grad, const at::Tensor& r
     scalar_t* grad_in = grad_input.data_ptr<scalar_t>();
     const auto scale = static_cast<scalar_t>(spatial_scale);
     const scalar_t offset = aligned ? 0.5 : 0.0;
-    const auto grad_bins = bin_major_reader<scalar_t>(grad);
+    const BinMajorReader<scalar_t> grad_bins(grad);
     for_each_channel_block(channels, [&](int64_t c_begin, int64_t c_end) {
       const int64_t block = c_end - c_begin;
       SampleGrid<scalar_t> grid;
