@@ -109,6 +109,18 @@ void check_position_sensitive_channels(const char* op, int64_t channels, int64_t
                     pooled_height * pooled_width, ")");
 }
 
+void check_position_sensitive_backward_args(const char* op, const at::Tensor& grad,
+                                            const at::Tensor& rois,
+                                            const at::Tensor& channel_mapping, double spatial_scale,
+                                            int64_t pooled_height, int64_t pooled_width,
+                                            int64_t batch_size, int64_t channels, int64_t height,
+                                            int64_t width) {
+  check_position_sensitive_channels(op, channels, pooled_height, pooled_width);
+  check_pool_backward_args(op, grad, rois, spatial_scale, channels / (pooled_height * pooled_width),
+                           pooled_height, pooled_width, batch_size, channels, height, width);
+  check_index_tensor(op, "channel_mapping", channel_mapping, grad.sizes(), 0, channels - 1);
+}
+
 void check_index_tensor(const char* op, const char* name, const at::Tensor& index,
                         at::IntArrayRef expected, int64_t min_value, int64_t max_value) {
   TORCH_CHECK_TYPE(index.scalar_type() == at::kInt, op, ": ", name,

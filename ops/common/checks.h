@@ -27,6 +27,16 @@ void check_roi_values(const char* op, const at::Tensor& rois, int64_t batch_size
 void check_position_sensitive_channels(const char* op, int64_t channels, int64_t pooled_height,
                                        int64_t pooled_width);
 
+// The backward of a position-sensitive op: the checks above for its grad
+// [K, C / (PH * PW), PH, PW], and channel_mapping of grad's shape. The mapping
+// is fixed by the channel layout, so the kernels check it but do not read it.
+void check_position_sensitive_backward_args(const char* op, const at::Tensor& grad,
+                                            const at::Tensor& rois,
+                                            const at::Tensor& channel_mapping, double spatial_scale,
+                                            int64_t pooled_height, int64_t pooled_width,
+                                            int64_t batch_size, int64_t channels, int64_t height,
+                                            int64_t width);
+
 // An int32 index tensor that the backward of a forward op returned: its shape
 // must be `expected` and its values within [min_value, max_value].
 void check_index_tensor(const char* op, const char* name, const at::Tensor& index,

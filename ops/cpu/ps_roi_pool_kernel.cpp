@@ -104,12 +104,9 @@ at::Tensor ps_roi_pool_backward_kernel(const at::Tensor& grad, const at::Tensor&
                                        int64_t batch_size, int64_t channels, int64_t height,
                                        int64_t width) {
   const char* op = "ps_roi_pool_backward";
-  detail::check_position_sensitive_channels(op, channels, pooled_height, pooled_width);
-  const int64_t channels_out = channels / (pooled_height * pooled_width);
-  detail::check_pool_backward_args(op, grad, rois, spatial_scale, channels_out, pooled_height,
-                                   pooled_width, batch_size, channels, height, width);
-  // The mapping is fixed by the channel layout; it is checked, not read.
-  detail::check_index_tensor(op, "channel_mapping", channel_mapping, grad.sizes(), 0, channels - 1);
+  detail::check_position_sensitive_backward_args(op, grad, rois, channel_mapping, spatial_scale,
+                                                 pooled_height, pooled_width, batch_size, channels,
+                                                 height, width);
   if (is_reduced_float(grad)) {
     return ps_roi_pool_backward_kernel(as_float(grad), as_float(rois), channel_mapping,
                                        spatial_scale, pooled_height, pooled_width, batch_size,
