@@ -13,8 +13,8 @@ void check_rois_shape(const char* op, const at::Tensor& rois, const at::Tensor& 
                     ": rois must have shape [K, 5] (batch index, x1, y1, x2, y2), got ",
                     rois.sizes());
   TORCH_CHECK_TYPE(rois.scalar_type() == like.scalar_type(), op,
-                   ": rois must have the dtype of the ", "features (", like.scalar_type(),
-                   "), got ", rois.scalar_type());
+                   ": rois must have the dtype of the features (", like.scalar_type(), "), got ",
+                   rois.scalar_type());
   TORCH_CHECK_VALUE(rois.device() == like.device(), op, ": rois must be on the features' device (",
                     like.device(), "), got ", rois.device());
 }
