@@ -375,3 +375,15 @@ def input_grad(run, ns, case, grad_output):
         out = out[0]
     out.backward(grad_output)
     return x.grad
+
+
+def assert_input_grad_matches_torchvision(run, name, case, seed, channels_out):
+    """Backpropagates a seeded random grad_output of the pooled shape
+    [K, channels_out, PH, PW] through `run` in both libraries and asserts the
+    input gradients are bit-identical."""
+    shape = (case.rois.shape[0], channels_out, case.pooled_h, case.pooled_w)
+    grad_output = torch.randn(shape, generator=torch.Generator().manual_seed(seed),
+                              dtype=case.x.dtype)
+    ours = input_grad(run, rv(), case, grad_output)
+    expected = input_grad(run, tv(), case, grad_output)
+    assert_bitwise_equal(ours, expected, f"{name} input grad, {describe(case)}")

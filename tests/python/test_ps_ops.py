@@ -71,12 +71,8 @@ def test_ps_roi_align_zero_area_roi_gives_zero_where_torchvision_gives_nan(
 def test_ps_roi_align_input_grad_matches_torchvision(dtype, chunk):
     for seed in rc.seeds_of_chunk(chunk, CASES_PER_CHUNK, offset=100_000):
         case = rc.make_case(seed, dtype, position_sensitive=True)
-        shape = (case.rois.shape[0], case.x.shape[1] // (case.pooled_h * case.pooled_w),
-                 case.pooled_h, case.pooled_w)
-        grad_output = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
-        ours = rc.input_grad(rc.ps_roi_align, rc.rv(), case, grad_output)
-        expected = rc.input_grad(rc.ps_roi_align, rc.tv(), case, grad_output)
-        rc.assert_bitwise_equal(ours, expected, f"ps_roi_align input grad, {rc.describe(case)}")
+        rc.assert_input_grad_matches_torchvision(rc.ps_roi_align, "ps_roi_align", case, seed,
+                                                 case.x.shape[1] // (case.pooled_h * case.pooled_w))
 
 
 def interior_ps_roi_pool_case(seed, dtype):
@@ -109,12 +105,8 @@ def interior_ps_roi_pool_case(seed, dtype):
 def test_ps_roi_pool_input_grad_matches_torchvision_away_from_border(dtype, chunk):
     for seed in rc.seeds_of_chunk(chunk, CASES_PER_CHUNK, offset=100_000):
         case = interior_ps_roi_pool_case(seed, dtype)
-        shape = (case.rois.shape[0], case.x.shape[1] // (case.pooled_h * case.pooled_w),
-                 case.pooled_h, case.pooled_w)
-        grad_output = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
-        ours = rc.input_grad(rc.ps_roi_pool, rc.rv(), case, grad_output)
-        expected = rc.input_grad(rc.ps_roi_pool, rc.tv(), case, grad_output)
-        rc.assert_bitwise_equal(ours, expected, f"ps_roi_pool input grad, {rc.describe(case)}")
+        rc.assert_input_grad_matches_torchvision(rc.ps_roi_pool, "ps_roi_pool", case, seed,
+                                                 case.x.shape[1] // (case.pooled_h * case.pooled_w))
 
 
 # On a 1 x 8 x 6 x 6 map with 2x2 bins: RoIs that reach the bottom/right

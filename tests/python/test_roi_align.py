@@ -77,11 +77,8 @@ def test_input_grad_matches_torchvision(dtype, chunk):
     # Same per-element accumulation order as torchvision: bit-identical.
     for seed in rc.seeds_of_chunk(chunk, CASES_PER_CHUNK, offset=100_000):
         case = restrict_to_torchvision_rows(rc.make_case(seed, dtype))
-        shape = (case.rois.shape[0], case.x.shape[1], case.pooled_h, case.pooled_w)
-        grad_output = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
-        ours = rc.input_grad(rc.roi_align, rc.rv(), case, grad_output)
-        expected = rc.input_grad(rc.roi_align, rc.tv(), case, grad_output)
-        rc.assert_bitwise_equal(ours, expected, f"roi_align input grad, {rc.describe(case)}")
+        rc.assert_input_grad_matches_torchvision(rc.roi_align, "roi_align", case, seed,
+                                                 case.x.shape[1])
 
 
 # RoIs for gradcheck on a 2 x 2 x 6 x 7 map: inside, partly outside, past the

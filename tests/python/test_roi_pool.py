@@ -55,11 +55,8 @@ def test_forward_special_values_match_torchvision(dtype, torch_gen):
 def test_input_grad_matches_torchvision(dtype, values, chunk):
     for seed in rc.seeds_of_chunk(chunk, CASES_PER_CHUNK, offset=100_000):
         case = rc.make_case(seed, dtype, values=values)
-        shape = (case.rois.shape[0], case.x.shape[1], case.pooled_h, case.pooled_w)
-        grad_output = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
-        ours = rc.input_grad(rc.roi_pool, rc.rv(), case, grad_output)
-        expected = rc.input_grad(rc.roi_pool, rc.tv(), case, grad_output)
-        rc.assert_bitwise_equal(ours, expected, f"roi_pool input grad, {rc.describe(case)}")
+        rc.assert_input_grad_matches_torchvision(rc.roi_pool, "roi_pool", case, seed,
+                                                 case.x.shape[1])
 
 
 # On a 2 x 2 x 6 x 7 map: inside, partly outside, past the bottom-right border,
