@@ -7,7 +7,7 @@ set -euo pipefail
 # libopenblas0-pthread: without it Debian's LibTorch runs every GEMM on the
 # reference BLAS (a 512x12544 -> 1024 linear layer: 5.6 s instead of 79 ms).
 build_packages=(
-  g++ cmake ninja-build libtorch-dev libopenblas0-pthread libgtest-dev libbenchmark-dev)
+  g++ cmake ninja-build libtorch-dev libopenblas0-pthread libyaml-cpp-dev libcli11-dev libopencv-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev)
 test_packages=(
   python3-torch python3-torchvision python3-numpy python3-pytest python3-pytest-xdist)
 

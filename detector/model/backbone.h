@@ -1,0 +1,44 @@
+#pragma once
+// The shared backbone: ResNet + Feature Pyramid Network. Outputs P2..P6
+// (strides 4..64) with the same channel count; P6 is P5 max-pooled with
+// stride 2, as torchvision's LastLevelMaxPool. RoI heads pool from P2..P5.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+
+#include <vector>
+
+#include "detector/config/model_config.h"
+#include "detector/model/resnet.h"
+
+namespace roiserve::detector {
+
+inline constexpr int64_t kNumFeatureLevels = 5;   // P2..P6
+inline constexpr int64_t kNumPooledLevels = 4;    // P2..P5
+inline constexpr int64_t kFirstLevel = 2;         // P2: stride 2^2
+
+class FeaturePyramidImpl : public torch::nn::Module {
+ public:
+  FeaturePyramidImpl(const std::vector<int64_t>& in_channels, int64_t out_channels);
+  // C2..C5 -> P2..P6
+  std::vector<at::Tensor> forward(const std::vector<at::Tensor>& stage_outputs);
+
+ private:
+  torch::nn::ModuleList inner_blocks_;
+  torch::nn::ModuleList layer_blocks_;
+};
+TORCH_MODULE(FeaturePyramid);
+
+class BackboneImpl : public torch::nn::Module {
+ public:
+  explicit BackboneImpl(const BackboneConfig& config);
+  std::vector<at::Tensor> forward(const at::Tensor& images);
+  int64_t out_channels() const { return out_channels_; }
+
+ private:
+  ResNet body_{nullptr};
+  FeaturePyramid fpn_{nullptr};
+  int64_t out_channels_;
+};
+TORCH_MODULE(Backbone);
+
+}  // namespace roiserve::detector

@@ -1,0 +1,105 @@
+#pragma once
+// The two-stage detector: backbone + RPN shared by every RoI head, the box
+// heads and mask heads the model config lists. Inference is split so that
+// several heads can run on the same features and the same proposals
+// (run_shared once, run_head per head); detect() does both.
+//
+// Thread safety: after eval(), the const-free forward methods only read the
+// weights, so one Detector serves concurrent calls.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/moduledict.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "detector/config/model_config.h"
+#include "detector/heads/box_head.h"
+#include "detector/model/backbone.h"
+#include "detector/model/image_batch.h"
+#include "detector/model/mask_head.h"
+#include "detector/model/paste_masks.h"
+#include "detector/model/rpn.h"
+#include "detector/model/stage_timings.h"
+#include "detector/model/targets.h"
+
+namespace roiserve::detector {
+
+// The per-request choices; unset fields take the model's defaults.
+struct HeadRequest {
+  std::string box_head;     // empty: the model's default head
+  std::string mask_pooler;  // empty: the first pooler the model has
+  bool masks = true;        // false: boxes only (mask stages skipped)
+  std::optional<double> score_threshold;
+  std::optional<double> nms_iou;
+  std::optional<int64_t> max_detections;
+};
+
+// Detections of one image, in that image's pixel coordinates.
+struct ImageDetections {
+  at::Tensor boxes;   // [D, 4] float32 (x1, y1, x2, y2)
+  at::Tensor scores;  // [D] float32, decreasing
+  at::Tensor labels;  // [D] int64, 1..num_classes (index into class_names + 1)
+  std::vector<MaskPatch> masks;  // D patches, or empty when masks were not requested
+  ImageSize image_size;
+};
+
+// What every head reads: the preprocessed batch, FPN features, proposals.
+struct SharedStages {
+  ImageBatch batch;
+  std::vector<at::Tensor> features;   // P2..P6
+  std::vector<at::Tensor> proposals;  // per image [P, 4], network-input coordinates
+  StageTimings timings;               // preprocess, backbone, rpn
+};
+
+struct TrainingPlan {
+  bool train_shared = true;  // false: backbone and RPN frozen (stage 2)
+  std::vector<std::string> box_heads;
+  std::vector<std::string> mask_poolers;
+  int64_t mask_rois_per_image = 0;  // > 0: at most this many foreground RoIs per image
+};
+
+class DetectorImpl : public torch::nn::Module {
+ public:
+  explicit DetectorImpl(ModelConfig config);
+
+  const ModelConfig& config() const { return config_; }
+  std::vector<std::string> box_head_names() const;
+  std::vector<std::string> mask_pooler_names() const;
+  // Throws std::invalid_argument naming the unknown head or pooler.
+  void check_request(const HeadRequest& request) const;
+
+  // images: [3, H, W] uint8 RGB.
+  SharedStages run_shared(const std::vector<at::Tensor>& images);
+  std::vector<ImageDetections> run_head(const SharedStages& shared, const HeadRequest& request,
+                                        StageTimings& timings);
+  // run_shared + run_head; timings get every stage and "total".
+  std::vector<ImageDetections> detect(const std::vector<at::Tensor>& images,
+                                      const HeadRequest& request, StageTimings& timings);
+
+  // Training forward: images [3, H, W] uint8 and their targets (network-input
+  // coordinates = image coordinates, as training does not resize). Returns
+  // the named losses of the plan.
+  std::map<std::string, at::Tensor> losses(const std::vector<at::Tensor>& images,
+                                           const std::vector<InstanceTargets>& targets,
+                                           const TrainingPlan& plan);
+
+  // Parameters of the parts a plan trains.
+  std::vector<at::Tensor> trainable_parameters(const TrainingPlan& plan);
+
+ private:
+  BoxHead& box_head(const std::string& name);
+  MaskHeadImpl& mask_head(const std::string& pooler);
+
+  ModelConfig config_;
+  Preprocessor preprocessor_;
+  Backbone backbone_{nullptr};
+  RegionProposalNetwork rpn_{nullptr};
+  torch::nn::ModuleDict box_heads_{nullptr};
+  torch::nn::ModuleDict mask_heads_{nullptr};
+};
+TORCH_MODULE(Detector);
+
+}  // namespace roiserve::detector
