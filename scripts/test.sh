@@ -10,7 +10,9 @@ threads=$(nproc)
 export OMP_WAIT_POLICY=PASSIVE
 # C++ tests (GoogleTest, through CTest).
 ctest --test-dir build --output-on-failure --parallel "$threads"
-# Python parity tests against torchvision 0.14, on Debian's own python3 (the
-# one python3-torch and python3-torchvision are installed for).
+# Python parity tests against torchvision 0.14 and pycocotools, on Debian's own
+# python3 (the one python3-torch and python3-torchvision are installed for),
+# through .venv-test, which adds pycocotools from PyPI.
 ROISERVE_OPS_LIB="$PWD/build/ops/libroiserve_ops.so" \
-  /usr/bin/python3 -m pytest tests/python -q -n "$threads" -p no:cacheprovider
+ROISERVE_COCO_EVAL_CLI="$PWD/build/tests/roiserve_coco_eval_cli" \
+  .venv-test/bin/python -m pytest tests/python -q -n "$threads" -p no:cacheprovider

@@ -136,9 +136,9 @@ SharedStages DetectorImpl::run_shared(const std::vector<at::Tensor>& images) {
   return shared;
 }
 
-std::vector<ImageDetections> DetectorImpl::run_head(const SharedStages& shared,
-                                                    const HeadRequest& request,
-                                                    StageTimings& timings) {
+std::vector<ImageDetections> DetectorImpl::run_box_head(const SharedStages& shared,
+                                                        const HeadRequest& request,
+                                                        StageTimings& timings) {
   check_request(request);
   c10::InferenceMode inference;
   const std::string& head_name =
@@ -160,49 +160,67 @@ std::vector<ImageDetections> DetectorImpl::run_head(const SharedStages& shared,
     StageTimer timer(timings, "box_head");
     prediction = head.predict(pooled);
   }
-  std::vector<BoxDetections> boxes;
-  {
-    StageTimer timer(timings, "postprocess");
-    boxes = postprocess_boxes(prediction, shared.proposals, shared.batch.image_sizes,
-                              config_.roi_heads.box_coder_weights, postprocess);
-  }
   std::vector<ImageDetections> detections;
+  StageTimer timer(timings, "postprocess");
+  const std::vector<BoxDetections> boxes =
+      postprocess_boxes(prediction, shared.proposals, shared.batch.image_sizes,
+                        config_.roi_heads.box_coder_weights, postprocess);
   for (size_t i = 0; i < boxes.size(); ++i) {
     const ImageSize original = shared.batch.original_sizes[i];
     detections.push_back({rescale_boxes(boxes[i].boxes, shared.batch.image_sizes[i], original),
-                          boxes[i].scores, boxes[i].labels, {}, original});
+                          boxes[i].scores, boxes[i].labels, {}, original, boxes[i].boxes});
   }
-  if (!request.masks || mask_heads_->empty()) return detections;
+  return detections;
+}
 
+void DetectorImpl::run_mask_head(const SharedStages& shared, const std::string& mask_pooler,
+                                 std::vector<ImageDetections>& detections, StageTimings& timings) {
+  if (mask_heads_->empty()) {
+    throw std::invalid_argument("model '" + config_.name + "' has no mask head");
+  }
   const std::string& pooler =
-      request.mask_pooler.empty() ? config_.roi_heads.mask.poolers.front() : request.mask_pooler;
+      mask_pooler.empty() ? config_.roi_heads.mask.poolers.front() : mask_pooler;
+  if (!mask_heads_->contains(pooler)) {
+    throw std::invalid_argument("model '" + config_.name + "' has no mask pooler '" + pooler +
+                                "' (it has: " + join(mask_pooler_names()) + ")");
+  }
+  c10::InferenceMode inference;
   MaskHeadImpl& masks = mask_head(pooler);
-  std::vector<at::Tensor> detection_boxes;
-  for (const auto& image : boxes) detection_boxes.push_back(image.boxes);
+  std::vector<at::Tensor> network_boxes;
+  std::vector<at::Tensor> labels_per_image;
+  for (const auto& image : detections) {
+    network_boxes.push_back(image.network_boxes);
+    labels_per_image.push_back(image.labels);
+  }
+  at::Tensor pooled;
   {
     StageTimer timer(timings, "mask_pool");
     pooled = masks.pool(shared.features,
-                        assign_roi_levels(detection_boxes, config_.roi_heads.level_mapper));
+                        assign_roi_levels(network_boxes, config_.roi_heads.level_mapper));
   }
   at::Tensor probabilities;
   {
     StageTimer timer(timings, "mask_head");
     const at::Tensor logits = masks.forward(pooled);
-    std::vector<at::Tensor> labels_per_image;
-    for (const auto& image : boxes) labels_per_image.push_back(image.labels);
     const at::Tensor labels = at::cat(labels_per_image);
     probabilities =
         logits.index({at::arange(labels.size(0), labels.options()), labels}).sigmoid();
   }
-  {
-    StageTimer timer(timings, "paste");
-    int64_t offset = 0;
-    for (auto& image : detections) {
-      const int64_t count = image.boxes.size(0);
-      image.masks = paste_masks(probabilities.narrow(0, offset, count), image.boxes,
-                                image.image_size);
-      offset += count;
-    }
+  StageTimer timer(timings, "paste");
+  int64_t offset = 0;
+  for (auto& image : detections) {
+    const int64_t count = image.boxes.size(0);
+    image.masks = paste_masks(probabilities.narrow(0, offset, count), image.boxes, image.image_size);
+    offset += count;
+  }
+}
+
+std::vector<ImageDetections> DetectorImpl::run_head(const SharedStages& shared,
+                                                    const HeadRequest& request,
+                                                    StageTimings& timings) {
+  std::vector<ImageDetections> detections = run_box_head(shared, request, timings);
+  if (request.masks && !mask_heads_->empty()) {
+    run_mask_head(shared, request.mask_pooler, detections, timings);
   }
   return detections;
 }

@@ -44,6 +44,7 @@ struct ImageDetections {
   at::Tensor labels;  // [D] int64, 1..num_classes (index into class_names + 1)
   std::vector<MaskPatch> masks;  // D patches, or empty when masks were not requested
   ImageSize image_size;
+  at::Tensor network_boxes;  // [D, 4]: the boxes in network-input coordinates
 };
 
 // What every head reads: the preprocessed batch, FPN features, proposals.
@@ -73,6 +74,16 @@ class DetectorImpl : public torch::nn::Module {
 
   // images: [3, H, W] uint8 RGB.
   SharedStages run_shared(const std::vector<at::Tensor>& images);
+  // The box stages of a request (box_pool, box_head, postprocess): detections
+  // without masks.
+  std::vector<ImageDetections> run_box_head(const SharedStages& shared, const HeadRequest& request,
+                                            StageTimings& timings);
+  // The mask stages (mask_pool, mask_head, paste) for detections of
+  // run_box_head, with one pooler (empty: the model's first); several poolers
+  // can mask the same detections.
+  void run_mask_head(const SharedStages& shared, const std::string& mask_pooler,
+                     std::vector<ImageDetections>& detections, StageTimings& timings);
+  // run_box_head, then run_mask_head when masks are requested and the model has them.
   std::vector<ImageDetections> run_head(const SharedStages& shared, const HeadRequest& request,
                                         StageTimings& timings);
   // run_shared + run_head; timings get every stage and "total".

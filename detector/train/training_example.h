@@ -4,7 +4,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "detector/data/dataset.h"
 #include "detector/model/targets.h"
 
 namespace roiserve::detector {
@@ -24,6 +27,15 @@ class TrainingSource {
 
 // shapes-v1 generated on the fly from (seed, index).
 std::unique_ptr<TrainingSource> make_shapes_source(uint64_t seed);
+
+// A labelled set (e.g. COCO on disk) for a model with `model_classes`: labels
+// are mapped by class name, crowd regions left out, images without any other
+// instance skipped (as torchvision's detection references do). `with_masks`
+// needs a set with masks. Throws std::invalid_argument when a class of the set
+// is not one of the model's, or no image is left.
+std::unique_ptr<TrainingSource> make_dataset_source(std::shared_ptr<const LabelledDataset> dataset,
+                                                    const std::vector<std::string>& model_classes,
+                                                    bool with_masks);
 
 // Mirrors image, boxes and masks left to right.
 TrainingExample flip_horizontally(const TrainingExample& example);

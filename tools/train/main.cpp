@@ -10,6 +10,9 @@
 #include "detector/bundle/model_bundle.h"
 #include "detector/train/train_config.h"
 #include "detector/train/trainer.h"
+#ifdef ROISERVE_TRAIN_READS_COCO
+#include "tools/common/coco_dataset.h"
+#endif
 
 namespace {
 
@@ -18,6 +21,20 @@ using namespace roiserve::detector;
 Detector initial_model(const TrainConfig& config) {
   if (!config.init_bundle.empty()) return load_bundle(config.init_bundle);
   return Detector(read_model_config_file(config.model_config));
+}
+
+std::unique_ptr<TrainingSource> training_source(const TrainConfig& config,
+                                                const ModelConfig& model) {
+  if (config.data.type == "shapes-v1") return make_shapes_source(config.data.seed);
+#ifdef ROISERVE_TRAIN_READS_COCO
+  auto coco = std::make_shared<roiserve::tools::CocoDataset>(config.data.annotations,
+                                                              config.data.images);
+  return make_dataset_source(coco, model.class_names, !config.trainer.plan.mask_poolers.empty());
+#else
+  (void)model;
+  throw std::invalid_argument("this roiserve-train was built without OpenCV and nlohmann-json, "
+                              "so it reads shapes-v1 only");
+#endif
 }
 
 }  // namespace
@@ -45,7 +62,7 @@ int main(int argc, char** argv) {
     if (iterations > 0) config.trainer.iterations = iterations;
     config.trainer.output_dir = output_dir;
     Detector detector = initial_model(config);
-    const auto source = make_shapes_source(config.data.seed);
+    const auto source = training_source(config, detector->config());
     train(*detector, *source, config.trainer);
     std::fprintf(stderr, "bundle written to %s/bundle\n", output_dir.c_str());
   } catch (const std::exception& error) {
