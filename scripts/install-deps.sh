@@ -9,7 +9,8 @@ set -euo pipefail
 build_packages=(
   g++ cmake ninja-build libtorch-dev libopenblas0-pthread libyaml-cpp-dev libcli11-dev libopencv-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev)
 test_packages=(
-  python3-torch python3-torchvision python3-numpy python3-pytest python3-pytest-xdist python3-venv)
+  python3-torch python3-torchvision python3-numpy python3-pil python3-yaml python3-pytest
+  python3-pytest-xdist python3-venv)
 
 packages=("${build_packages[@]}")
 case "${1:-build}" in
