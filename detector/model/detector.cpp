@@ -77,17 +77,43 @@ DetectorImpl::DetectorImpl(ModelConfig config)
   backbone_ = register_module("backbone", Backbone(config_.backbone));
   const int64_t channels = backbone_->out_channels();
   rpn_ = register_module("rpn", RegionProposalNetwork(config_.rpn, channels));
-  const BoxHeadContext context{channels, config_.num_classes_with_background()};
   box_heads_ = register_module("box_heads", torch::nn::ModuleDict());
-  for (const auto& [name, head] : config_.roi_heads.box_heads) {
-    box_heads_->update({{name, create_box_head(head.type, context, head.params)}});
-  }
+  for (const auto& entry : config_.roi_heads.box_heads) build_box_head(entry.first);
   mask_heads_ = register_module("mask_heads", torch::nn::ModuleDict());
   if (config_.roi_heads.has_masks) {
-    for (const auto& pooler : config_.roi_heads.mask.poolers) {
-      mask_heads_->update({{pooler, MaskHead(pooler, config_.roi_heads.mask, channels,
-                                             config_.num_classes_with_background())
-                                        .ptr()}});
+    for (const auto& pooler : config_.roi_heads.mask.poolers) build_mask_head(pooler);
+  }
+}
+
+void DetectorImpl::build_box_head(const std::string& name) {
+  const BoxHeadConfig& head = config_.roi_heads.box_heads.at(name);
+  const BoxHeadContext context{backbone_->out_channels(), config_.num_classes_with_background()};
+  box_heads_->update({{name, create_box_head(head.type, context, head.params)}});
+}
+
+void DetectorImpl::build_mask_head(const std::string& pooler) {
+  mask_heads_->update({{pooler, MaskHead(pooler, config_.roi_heads.mask, backbone_->out_channels(),
+                                         config_.num_classes_with_background())
+                                    .ptr()}});
+}
+
+void DetectorImpl::reinitialize_heads(const TrainingPlan& plan) {
+  check_plan(plan);
+  for (const auto& name : plan.box_heads) build_box_head(name);
+  for (const auto& pooler : plan.mask_poolers) build_mask_head(pooler);
+}
+
+void DetectorImpl::check_plan(const TrainingPlan& plan) const {
+  for (const auto& name : plan.box_heads) {
+    if (!box_heads_->contains(name)) {
+      throw std::invalid_argument("the training plan names box head '" + name + "', which model '" +
+                                  config_.name + "' lacks (it has: " + join(box_head_names()) + ")");
+    }
+  }
+  for (const auto& pooler : plan.mask_poolers) {
+    if (!mask_heads_->contains(pooler)) {
+      throw std::invalid_argument("the training plan names mask pooler '" + pooler +
+                                  "', which model '" + config_.name + "' lacks");
     }
   }
 }
@@ -238,6 +264,7 @@ std::vector<ImageDetections> DetectorImpl::detect(const std::vector<at::Tensor>&
 std::map<std::string, at::Tensor> DetectorImpl::losses(const std::vector<at::Tensor>& images,
                                                        const std::vector<InstanceTargets>& targets,
                                                        const TrainingPlan& plan) {
+  check_plan(plan);
   check_targets(images, targets, config_.num_classes());
   const ImageBatch batch = preprocessor_(images);
   const std::vector<InstanceTargets> resized = resize_targets(targets, batch);

@@ -60,6 +60,9 @@ struct TrainingPlan {
   std::vector<std::string> box_heads;
   std::vector<std::string> mask_poolers;
   int64_t mask_rois_per_image = 0;  // > 0: at most this many foreground RoIs per image
+  // The plan's heads start from fresh weights even when the model came from a
+  // bundle (a controlled comparison of heads trained side by side).
+  bool fresh_heads = false;
 };
 
 class DetectorImpl : public torch::nn::Module {
@@ -99,8 +102,14 @@ class DetectorImpl : public torch::nn::Module {
 
   // Parameters of the parts a plan trains.
   std::vector<at::Tensor> trainable_parameters(const TrainingPlan& plan);
+  // Fresh weights for the box heads and mask poolers of the plan.
+  void reinitialize_heads(const TrainingPlan& plan);
 
  private:
+  void build_box_head(const std::string& name);
+  void build_mask_head(const std::string& pooler);
+  // Throws std::invalid_argument for a head or pooler the model lacks.
+  void check_plan(const TrainingPlan& plan) const;
   BoxHead& box_head(const std::string& name);
   MaskHeadImpl& mask_head(const std::string& pooler);
 

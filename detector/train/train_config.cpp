@@ -72,6 +72,7 @@ TrainConfig read_train_config(const std::filesystem::path& file,
     plan.read("box_heads", trainer.plan.box_heads);
     plan.read("mask_poolers", trainer.plan.mask_poolers);
     plan.read("mask_rois_per_image", trainer.plan.mask_rois_per_image);
+    plan.read("fresh_heads", trainer.plan.fresh_heads);
     plan.reject_unknown_keys();
     reader.reject_unknown_keys();
 

@@ -177,16 +177,20 @@ std::map<std::string, double> train(DetectorImpl& detector, const TrainingSource
                                     const TrainerOptions& options) {
   std::filesystem::create_directories(options.output_dir);
   const TrainingPlan& plan = options.plan;
+  const std::filesystem::path checkpoint = options.output_dir / kCheckpointFile;
+  const bool resuming = std::filesystem::exists(checkpoint);
+  if (plan.fresh_heads && !resuming) {
+    at::manual_seed(options.seed);
+    detector.reinitialize_heads(plan);
+  }
   torch::optim::SGD optimizer(
       detector.trainable_parameters(plan),
       torch::optim::SGDOptions(options.optimizer.learning_rate)
           .momentum(options.optimizer.momentum)
           .weight_decay(options.optimizer.weight_decay));
-
-  const std::filesystem::path checkpoint = options.output_dir / kCheckpointFile;
   int64_t start = 0;
   double previous_cpu_seconds = 0;
-  if (std::filesystem::exists(checkpoint)) {
+  if (resuming) {
     std::tie(start, previous_cpu_seconds) = load_checkpoint(detector, optimizer, checkpoint);
     std::fprintf(stderr, "[%s] resuming from %s at iteration %ld\n", options.name.c_str(),
                  checkpoint.c_str(), static_cast<long>(start));

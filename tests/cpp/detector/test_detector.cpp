@@ -168,3 +168,34 @@ TEST(Detector, TrainingLossesOfEachPlanAreFiniteAndDifferentiable) {
 
 }  // namespace
 }  // namespace roiserve::detector
+
+namespace roiserve::detector {
+namespace {
+
+TEST(Detector, ReinitializingHeadsTouchesThePlansHeadsOnly) {
+  Detector detector = tiny_detector();
+  std::map<std::string, at::Tensor> before;
+  for (const auto& entry : detector->named_parameters()) before[entry.key()] = entry.value().clone();
+  TrainingPlan plan;
+  plan.train_shared = false;
+  plan.box_heads = {"spp"};
+  plan.mask_poolers = {"roi_pool"};
+  at::manual_seed(99);
+  detector->reinitialize_heads(plan);
+  for (const auto& entry : detector->named_parameters()) {
+    const std::string& name = entry.key();
+    const bool in_plan = name.rfind("box_heads.spp.", 0) == 0 || name.rfind("mask_heads.roi_pool.", 0) == 0;
+    ASSERT_TRUE(before.count(name)) << name;
+    // Zero-initialized biases stay equal; every reinitialized weight changes.
+    if (!in_plan) {
+      EXPECT_TRUE(at::equal(entry.value(), before[name])) << name;
+    } else if (name.find("weight") != std::string::npos) {
+      EXPECT_FALSE(at::equal(entry.value(), before[name])) << name;
+    }
+  }
+  plan.box_heads = {"nonexistent"};
+  EXPECT_THROW(detector->reinitialize_heads(plan), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace roiserve::detector

@@ -10,23 +10,21 @@
 #include "detector/bundle/model_bundle.h"
 #include "detector/data/shapes_dataset.h"
 #include "model_support.h"
+#include "temp_dir.h"
 
 namespace roiserve::detector {
 namespace {
 
-class ModelBundle : public ::testing::Test {
+class ModelBundle : public test::TempDirTest {
  protected:
   void SetUp() override {
-    directory_ = std::filesystem::temp_directory_path() /
-                 ("roiserve-bundle-test-" + std::to_string(::getpid()) + "-" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(directory_);
+    TempDirTest::SetUp();
+    directory_ = dir_ / "bundle";
     at::manual_seed(3);
     detector_ = Detector(test::tiny_model_config());
     detector_->eval();
     save_bundle(*detector_, directory_);
   }
-  void TearDown() override { std::filesystem::remove_all(directory_); }
 
   c10::Dict<std::string, at::Tensor> saved_weights() const {
     std::ifstream in(directory_ / kWeightsFile, std::ios::binary);
@@ -86,7 +84,7 @@ TEST_F(ModelBundle, ConfigSurvivesYamlRoundTrip) {
 
 TEST_F(ModelBundle, MissingTensorIsNamed) {
   auto weights = saved_weights();
-  weights.erase("rpn.head.conv.weight");
+  ASSERT_EQ(weights.erase("rpn.head.conv.weight"), 1u);
   write_weights(weights);
   EXPECT_NE(load_error().find("missing tensor 'rpn.head.conv.weight'"), std::string::npos)
       << load_error();

@@ -9,16 +9,10 @@
 #include "detector/bundle/model_bundle.h"
 #include "detector/train/trainer.h"
 #include "model_support.h"
+#include "temp_dir.h"
 
 namespace roiserve::detector {
 namespace {
-
-std::filesystem::path fresh_directory(const std::string& name) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("roiserve-train-test-" + std::to_string(::getpid()) + "-" + name);
-  std::filesystem::remove_all(path);
-  return path;
-}
 
 TrainerOptions tiny_options(const std::filesystem::path& output, int64_t iterations) {
   TrainerOptions options;
@@ -36,10 +30,12 @@ Detector fresh_detector() {
   return Detector(test::tiny_model_config());
 }
 
-TEST(TrainingSmoke, ResumedRunEqualsUninterruptedRun) {
+using TrainingSmoke = test::TempDirTest;
+
+TEST_F(TrainingSmoke, ResumedRunEqualsUninterruptedRun) {
   const auto source = make_shapes_source(2);
-  const auto straight_dir = fresh_directory("straight");
-  const auto resumed_dir = fresh_directory("resumed");
+  const auto straight_dir = dir_ / "straight";
+  const auto resumed_dir = dir_ / "resumed";
 
   Detector straight = fresh_detector();
   const auto losses = train(*straight, *source, tiny_options(straight_dir, 4));
@@ -58,11 +54,9 @@ TEST(TrainingSmoke, ResumedRunEqualsUninterruptedRun) {
   for (const auto& entry : b->named_parameters()) {
     EXPECT_TRUE(at::allclose(entry.value(), expected[entry.key()], 1e-5, 1e-6)) << entry.key();
   }
-  std::filesystem::remove_all(straight_dir);
-  std::filesystem::remove_all(resumed_dir);
 }
 
-TEST(TrainingSmoke, LearningRateWarmsUpThenSteps) {
+TEST(LearningRate, WarmsUpThenSteps) {
   OptimizerOptions options;
   options.learning_rate = 0.1;
   options.warmup_iterations = 10;

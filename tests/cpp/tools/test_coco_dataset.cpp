@@ -9,7 +9,7 @@
 
 #include "detector/data/shapes_labelled.h"
 #include "detector/train/training_example.h"
-#include "temp_dir.h"
+#include "../detector/temp_dir.h"
 #include "tools/common/coco_dataset.h"
 #include "tools/common/image_io.h"
 

@@ -9,7 +9,7 @@
 
 #include "../detector/model_support.h"
 #include "detector/data/shapes_labelled.h"
-#include "temp_dir.h"
+#include "../detector/temp_dir.h"
 #include "tools/eval/comparison_report.h"
 #include "tools/eval/head_comparison.h"
 
