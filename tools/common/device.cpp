@@ -21,7 +21,8 @@ c10::Device parse_device(const std::string& name) {
       throw std::invalid_argument("--device " + name +
                                   ": this LibTorch has no CUDA support or finds no GPU");
     }
-    if (device.has_index() && device.index() >= at::getNumGPUs()) {
+    const auto gpus = static_cast<int64_t>(at::getNumGPUs());
+    if (device.has_index() && device.index() >= gpus) {
       throw std::invalid_argument("--device " + name + ": this machine has " +
                                   std::to_string(at::getNumGPUs()) + " GPU(s)");
     }
