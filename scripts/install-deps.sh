@@ -7,10 +7,12 @@ set -euo pipefail
 # libopenblas0-pthread: without it Debian's LibTorch runs every GEMM on the
 # reference BLAS (a 512x12544 -> 1024 linear layer: 5.6 s instead of 79 ms).
 build_packages=(
-  g++ cmake ninja-build libtorch-dev libopenblas0-pthread libyaml-cpp-dev libcli11-dev libopencv-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev)
+  g++ cmake ninja-build libtorch-dev libopenblas0-pthread libyaml-cpp-dev libcli11-dev libopencv-dev
+  nlohmann-json3-dev libgtest-dev libbenchmark-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libspdlog-dev prometheus-cpp-dev libcpp-httplib-dev)
 test_packages=(
   python3-torch python3-torchvision python3-numpy python3-pil python3-yaml python3-pytest
-  python3-pytest-xdist python3-venv)
+  python3-pytest-xdist python3-venv openssl)
 
 packages=("${build_packages[@]}")
 case "${1:-build}" in
@@ -20,13 +22,19 @@ case "${1:-build}" in
 esac
 
 # The test references from PyPI live in .venv-test, a venv of Debian's python3
-# that also sees its torch, torchvision and numpy (the two Pythons never mix).
+# that also sees its torch, torchvision and numpy (the two Pythons never mix):
+# pycocotools, and the gRPC client side the service tests drive the server with.
+test_venv_packages=(
+  pycocotools==2.0.8 protobuf==5.29.3 grpcio==1.68.1 grpcio-tools==1.68.1
+  grpcio-health-checking==1.68.1 grpcio-reflection==1.68.1)
 make_test_venv() {
-  if ! .venv-test/bin/python -c 'import pycocotools' 2>/dev/null; then
-    echo "install-deps: creating .venv-test (pycocotools from PyPI)"
-    /usr/bin/python3 -m venv --system-site-packages .venv-test
-    # --no-deps: its numpy is Debian's (1.24), which torch 1.13 was built for.
-    .venv-test/bin/python -m pip install -q --disable-pip-version-check --no-deps "pycocotools==2.0.8"
+  if ! .venv-test/bin/python -c 'import pycocotools, grpc_tools, grpc_health, grpc_reflection' \
+      2>/dev/null; then
+    echo "install-deps: setting up .venv-test (${test_venv_packages[*]} from PyPI)"
+    [[ -x .venv-test/bin/python ]] || /usr/bin/python3 -m venv --system-site-packages .venv-test
+    # --no-deps: numpy stays Debian's (1.24), which torch 1.13 was built for.
+    .venv-test/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+      "${test_venv_packages[@]}"
   fi
 }
 

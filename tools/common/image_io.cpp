@@ -33,21 +33,6 @@ std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
   return bytes;
 }
 
-cv::Mat decode_bgr(const std::vector<uint8_t>& bytes) {
-  if (bytes.empty()) throw std::runtime_error("the file is empty");
-  cv::Mat bgr;
-  try {
-    // IMREAD_COLOR: 3 channels, 8 bits, whatever the file holds.
-    bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);
-  } catch (const cv::Exception& error) {
-    throw std::runtime_error(error.err);
-  }
-  if (bgr.empty()) {
-    throw std::runtime_error("not an image in a format OpenCV decodes (JPEG, PNG, BMP, WebP, TIFF)");
-  }
-  return bgr;
-}
-
 void write_file_bytes(const std::vector<uint8_t>& bytes, const std::filesystem::path& path) {
   File file(std::fopen(path.c_str(), "wb"), &std::fclose);
   if (!file || std::fwrite(bytes.data(), 1, bytes.size(), file.get()) != bytes.size() ||
@@ -58,14 +43,35 @@ void write_file_bytes(const std::vector<uint8_t>& bytes, const std::filesystem::
 
 }  // namespace
 
-at::Tensor read_image(const std::filesystem::path& path) {
-  cv::Mat rgb;
+at::Tensor decode_image(std::string_view bytes) {
+  if (bytes.empty()) throw std::runtime_error("the file is empty");
+  // imdecode only reads its input: the Mat wraps the caller's bytes.
+  const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1,
+                        const_cast<char*>(bytes.data()));
+  cv::Mat bgr;
   try {
-    cv::cvtColor(decode_bgr(read_file_bytes(path)), rgb, cv::COLOR_BGR2RGB);
+    // IMREAD_COLOR: 3 channels, 8 bits, whatever the file holds.
+    bgr = cv::imdecode(encoded, cv::IMREAD_COLOR);
+  } catch (const cv::Exception& error) {
+    throw std::runtime_error(error.err);
+  }
+  if (bgr.empty()) {
+    throw std::runtime_error(
+        "not an image in a format OpenCV decodes (JPEG, PNG, BMP, WebP, TIFF), or corrupt or "
+        "truncated data");
+  }
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return from_rgb_mat(rgb);
+}
+
+at::Tensor read_image(const std::filesystem::path& path) {
+  try {
+    const std::vector<uint8_t> bytes = read_file_bytes(path);
+    return decode_image({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
   } catch (const std::runtime_error& error) {
     throw std::runtime_error("cannot read image '" + path.string() + "': " + error.what());
   }
-  return from_rgb_mat(rgb);
 }
 
 void write_png(const at::Tensor& image, const std::filesystem::path& path) {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <opencv2/core/mat.hpp>
+#include <string_view>
 
 namespace roiserve::tools {
 
@@ -11,6 +12,8 @@ namespace roiserve::tools {
 // [3, H, W] uint8 RGB: grayscale is replicated, alpha dropped, deeper samples
 // scaled to 8 bits. Throws std::runtime_error "cannot read image 'path': why".
 at::Tensor read_image(const std::filesystem::path& path);
+// The same for a file's bytes in memory; throws std::runtime_error saying why.
+at::Tensor decode_image(std::string_view bytes);
 
 // Writes a [3, H, W] uint8 RGB tensor (any device) as PNG. Throws
 // std::invalid_argument for another shape or dtype, std::runtime_error when the

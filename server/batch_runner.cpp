@@ -1,0 +1,179 @@
+#include "server/batch_runner.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+namespace roiserve::server {
+namespace {
+
+double milliseconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+// The key of a job's variant list: jobs with equal keys run their heads together.
+std::string variants_key(const InferenceJob& job) {
+  std::string key;
+  for (const detector::HeadRequest& variant : job.variants) {
+    key += variant.box_head + '\x1f' + variant.mask_pooler + '\x1f' + (variant.masks ? "m" : "-") +
+           '\x1f' + (variant.score_threshold ? std::to_string(*variant.score_threshold) : "") +
+           '\x1f' + (variant.nms_iou ? std::to_string(*variant.nms_iou) : "") + '\x1f' +
+           (variant.max_detections ? std::to_string(*variant.max_detections) : "") + '\x1e';
+  }
+  return key;
+}
+
+// Images [start, start + count) of the shared stages, as views.
+detector::SharedStages slice_shared(const detector::SharedStages& shared, int64_t start,
+                                    int64_t count) {
+  detector::SharedStages slice;
+  slice.batch.tensor = shared.batch.tensor.narrow(0, start, count);
+  const auto first = static_cast<size_t>(start);
+  const auto last = static_cast<size_t>(start + count);
+  slice.batch.image_sizes.assign(shared.batch.image_sizes.begin() + first,
+                                 shared.batch.image_sizes.begin() + last);
+  slice.batch.original_sizes.assign(shared.batch.original_sizes.begin() + first,
+                                    shared.batch.original_sizes.begin() + last);
+  for (const at::Tensor& level : shared.features) slice.features.push_back(level.narrow(0, start, count));
+  slice.proposals.assign(shared.proposals.begin() + first, shared.proposals.begin() + last);
+  return slice;
+}
+
+grpc::Status internal_error(const std::exception& error) {
+  return {grpc::StatusCode::INTERNAL, std::string("the model failed: ") + error.what()};
+}
+
+}  // namespace
+
+std::string tensor_fingerprint(const at::Tensor& tensor) {
+  const at::Tensor bytes = tensor.to(at::kCPU).contiguous();
+  const auto* data = static_cast<const uint8_t*>(bytes.data_ptr());
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < bytes.nbytes(); ++i) hash = (hash ^ data[i]) * 0x100000001b3ull;
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(hash));
+  return hex;
+}
+
+BatchRunner::BatchRunner(detector::Detector detector, c10::Device device, uint64_t max_image_pixels)
+    : detector_(std::move(detector)), device_(device), max_image_pixels_(max_image_pixels) {}
+
+std::vector<BatchRunner::Prepared> BatchRunner::decode(JobBatch& batch) {
+  const Clock::time_point started = Clock::now();
+  std::vector<Prepared> prepared(batch.size());
+  std::vector<grpc::Status> failures(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    prepared[i].outcome.shared_timings.add("queue_wait",
+                                           milliseconds_between(batch[i]->enqueued, started));
+  }
+  at::parallel_for(0, static_cast<int64_t>(batch.size()), 1, [&](int64_t begin, int64_t end) {
+    for (auto i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) {
+      const Clock::time_point start = Clock::now();
+      const ImageInput& input = batch[i]->image;
+      try {
+        prepared[i].image = input.is_raw ? decode_raw_pixels(input.raw, max_image_pixels_)
+                                         : decode_encoded_image(input.encoded, max_image_pixels_);
+      } catch (const std::invalid_argument& error) {
+        failures[i] = {grpc::StatusCode::INVALID_ARGUMENT, error.what()};
+      }
+      prepared[i].outcome.shared_timings.add("decode",
+                                             milliseconds_between(start, Clock::now()));
+    }
+  });
+  std::vector<Prepared> decoded;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    prepared[i].job = batch[i];
+    if (failures[i].ok()) {
+      decoded.push_back(std::move(prepared[i]));
+    } else {
+      prepared[i].outcome.status = failures[i];
+      batch[i]->on_done(std::move(prepared[i].outcome));
+    }
+  }
+  return decoded;
+}
+
+void BatchRunner::infer(std::vector<Prepared>& jobs) {
+  // Jobs with equal variants next to each other, so each group's slice of
+  // the batch is contiguous.
+  std::stable_sort(jobs.begin(), jobs.end(), [](const Prepared& a, const Prepared& b) {
+    return variants_key(*a.job) < variants_key(*b.job);
+  });
+  std::vector<at::Tensor> images;
+  for (const Prepared& prepared : jobs) images.push_back(prepared.image.to(device_));
+  const detector::SharedStages shared = detector_->run_shared(images);
+  const Clock::time_point after_shared = Clock::now();
+
+  for (size_t start = 0; start < jobs.size();) {
+    size_t end = start + 1;
+    const std::string key = variants_key(*jobs[start].job);
+    while (end < jobs.size() && variants_key(*jobs[end].job) == key) ++end;
+    const detector::SharedStages group =
+        slice_shared(shared, static_cast<int64_t>(start), static_cast<int64_t>(end - start));
+    std::vector<std::string> fingerprints;
+    for (const at::Tensor& proposals : group.proposals) fingerprints.push_back(tensor_fingerprint(proposals));
+    // Nobody waits for a dead job's heads.
+    bool any_alive = false;
+    for (size_t j = start; j < end; ++j) any_alive |= jobs[j].job->liveness(after_shared).ok();
+    for (const detector::HeadRequest& variant : jobs[start].job->variants) {
+      if (!any_alive) break;
+      detector::StageTimings timings;
+      std::vector<detector::ImageDetections> detections =
+          detector_->run_head(group, variant, timings);
+      for (size_t j = start; j < end; ++j) {
+        VariantOutcome outcome;
+        outcome.detections = std::move(detections[j - start]);
+        outcome.timings = timings;
+        outcome.num_proposals = group.proposals[j - start].size(0);
+        outcome.proposals_fingerprint = fingerprints[j - start];
+        jobs[j].outcome.variants.push_back(std::move(outcome));
+      }
+    }
+    start = end;
+  }
+  for (Prepared& prepared : jobs) {
+    for (const auto& [stage, milliseconds] : shared.timings.entries()) {
+      prepared.outcome.shared_timings.add(stage, milliseconds);
+    }
+    prepared.outcome.batch_size = static_cast<int64_t>(jobs.size());
+  }
+}
+
+void BatchRunner::run(JobBatch& batch) {
+  std::vector<Prepared> jobs = decode(batch);
+  if (jobs.empty()) return;
+  try {
+    infer(jobs);
+  } catch (const std::exception& batch_error) {
+    if (jobs.size() == 1) {
+      jobs[0].outcome.status = internal_error(batch_error);
+    } else {
+      // Find the request that broke the batch: each runs again on its own.
+      for (Prepared& prepared : jobs) {
+        std::vector<Prepared> alone;
+        alone.push_back({prepared.job, prepared.image, {}});
+        alone[0].outcome.shared_timings = prepared.outcome.shared_timings;
+        try {
+          infer(alone);
+          prepared.outcome = std::move(alone[0].outcome);
+        } catch (const std::exception& error) {
+          prepared.outcome = {};
+          prepared.outcome.status = internal_error(error);
+        }
+      }
+    }
+  }
+  const Clock::time_point now = Clock::now();
+  for (Prepared& prepared : jobs) {
+    if (prepared.outcome.status.ok()) {
+      const grpc::Status alive = prepared.job->liveness(now);
+      if (!alive.ok()) prepared.outcome = {alive, {}, {}, 0};
+    }
+    prepared.job->on_done(std::move(prepared.outcome));
+  }
+}
+
+}  // namespace roiserve::server

@@ -1,0 +1,137 @@
+#include "server/detect_stream.h"
+
+namespace roiserve::server {
+
+DetectStreamCall::DetectStreamCall(DetectionService& service, grpc::CallbackServerContext& context)
+    : service_(service),
+      context_(context),
+      inflight_(service.metrics().inflight("DetectStream")),
+      stream_record_(service.metrics(), "DetectStream", context.peer()) {
+  const grpc::Status status = service_.auth().authorize(context_, Role::kUser);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!status.ok()) {
+    finished_ = true;
+    stream_record_.finish(status);
+    Finish(status);
+    return;
+  }
+  read_next_locked();
+}
+
+void DetectStreamCall::read_next_locked() {
+  if (reading_ || reads_done_ || cancelled_ || finished_) return;
+  if (static_cast<int64_t>(pending_.size()) >= service_.limits().max_stream_in_flight) return;
+  reading_ = true;
+  StartRead(&incoming_);
+}
+
+void DetectStreamCall::OnReadDone(bool ok) {
+  Entry* entry;
+  uint64_t index;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    reading_ = false;
+    if (!ok) {
+      reads_done_ = true;
+      finish_if_done_locked();
+      return;
+    }
+    auto owned = std::make_unique<Entry>();
+    index = owned->index = next_index_++;
+    owned->request.Swap(&incoming_);
+    owned->record = std::make_unique<CallRecord>(service_.metrics(), "DetectStream.message",
+                                                 context_.peer());
+    owned->record->set_request_id(owned->request.request_id());
+    entry = owned.get();
+    pending_[index] = std::move(owned);
+  }
+  // Unlocked: admission may answer other jobs of this stream at once (the
+  // scheduler drops dead jobs when its queue is full), and they lock. Once
+  // admitted, the entry may be answered, written and gone before this
+  // returns: it is looked up again by index.
+  std::shared_ptr<InferenceJob> job;
+  const grpc::Status status = service_.start_detect(
+      context_, entry->request, entry->response.mutable_result(), *entry->record,
+      [this, entry](const grpc::Status& done) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        answer_locked(*entry, done);
+        write_next_locked();
+        finish_if_done_locked();
+      },
+      job);
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto found = pending_.find(index);
+  if (found != pending_.end()) {
+    if (!status.ok()) answer_locked(*found->second, status);
+    found->second->job = job;
+    if (cancelled_ && job) job->cancelled = true;
+  }
+  read_next_locked();
+  write_next_locked();
+  finish_if_done_locked();
+}
+
+void DetectStreamCall::answer_locked(Entry& entry, const grpc::Status& status) {
+  entry.record->finish(status);
+  entry.response.set_request_id(entry.request.request_id());
+  entry.response.set_index(entry.index);
+  if (!status.ok()) {
+    v1::Error* error = entry.response.mutable_error();  // clears the result
+    error->set_code(status.error_code());
+    error->set_code_name(status_code_name(status.error_code()));
+    error->set_message(status.error_message());
+  }
+  entry.answered = true;
+}
+
+void DetectStreamCall::write_next_locked() {
+  while (!writing_ && !pending_.empty() && pending_.begin()->second->answered) {
+    if (cancelled_) {
+      pending_.erase(pending_.begin());  // nobody reads it any more
+      continue;
+    }
+    writing_ = true;
+    StartWrite(&pending_.begin()->second->response);
+  }
+}
+
+void DetectStreamCall::OnWriteDone(bool ok) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  writing_ = false;
+  pending_.erase(pending_.begin());
+  if (!ok) {
+    // The client is gone: drop what it can no longer receive.
+    cancelled_ = true;
+    for (auto& [index, entry] : pending_) {
+      if (entry->job) entry->job->cancelled = true;
+    }
+  }
+  read_next_locked();
+  write_next_locked();
+  finish_if_done_locked();
+}
+
+void DetectStreamCall::OnCancel() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  cancelled_ = true;
+  for (auto& [index, entry] : pending_) {
+    if (entry->job) entry->job->cancelled = true;
+  }
+  write_next_locked();
+  finish_if_done_locked();
+}
+
+void DetectStreamCall::finish_if_done_locked() {
+  if (finished_ || reading_ || writing_ || !pending_.empty()) return;
+  if (!reads_done_ && !cancelled_) return;
+  finished_ = true;
+  const grpc::Status status =
+      cancelled_ ? grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled")
+                 : grpc::Status::OK;
+  stream_record_.finish(status);
+  Finish(status);
+}
+
+void DetectStreamCall::OnDone() { delete this; }
+
+}  // namespace roiserve::server

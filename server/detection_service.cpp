@@ -1,0 +1,240 @@
+#include "server/detection_service.h"
+
+#include <stdexcept>
+
+#include "server/detect_stream.h"
+#include "server/model_info.h"
+#include "server/request_options.h"
+#include "server/response_builder.h"
+
+namespace roiserve::server {
+namespace {
+
+double milliseconds_since(Clock::time_point start, Clock::time_point end) {
+  return std::chrono::duration<double, std::milli>(end - start).count();
+}
+
+// A unary call: answers once through complete(), which also counts and logs
+// it; a client's cancellation marks its job so that it is dropped unrun.
+class UnaryCall final : public grpc::ServerUnaryReactor {
+ public:
+  UnaryCall(ServerMetrics& metrics, const std::string& method, grpc::CallbackServerContext& context)
+      : record(metrics, method, context.peer()), inflight_(metrics.inflight(method)) {}
+
+  CallRecord record;
+  std::shared_ptr<InferenceJob> job;
+
+  void complete(const grpc::Status& status) {
+    record.finish(status);
+    Finish(status);
+  }
+  void OnCancel() override {
+    if (job) job->cancelled = true;
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  InflightScope inflight_;
+};
+
+// Runs `work`, turning std::invalid_argument into INVALID_ARGUMENT.
+template <typename Work>
+grpc::Status checked(Work work) {
+  try {
+    work();
+    return grpc::Status::OK;
+  } catch (const std::invalid_argument& error) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, error.what()};
+  }
+}
+
+// "encode" and "total" of a response built just now.
+detector::StageTimings closing_timings(Clock::time_point encode_start, Clock::time_point received) {
+  const Clock::time_point now = Clock::now();
+  detector::StageTimings timings;
+  timings.add("encode", milliseconds_since(encode_start, now));
+  timings.add("total", milliseconds_since(received, now));
+  return timings;
+}
+
+}  // namespace
+
+DetectionService::DetectionService(ModelRepository& models, const TokenAuthenticator& auth,
+                                   const LimitsConfig& limits, ServerMetrics& metrics)
+    : models_(models), auth_(auth), limits_(limits), metrics_(metrics) {}
+
+grpc::Status DetectionService::submit(const grpc::ServerContextBase& context, ServedModel& model,
+                                      const ImageInput& image,
+                                      std::vector<detector::HeadRequest> variants,
+                                      Clock::time_point received,
+                                      std::function<void(JobOutcome&&)> on_done,
+                                      std::shared_ptr<InferenceJob>& job) {
+  job = std::make_shared<InferenceJob>();
+  job->image = image;
+  job->variants = std::move(variants);
+  job->received = received;
+  job->deadline = call_deadline(context);
+  job->on_done = std::move(on_done);
+  return model.scheduler().submit(job);
+}
+
+grpc::Status DetectionService::start_detect(const grpc::ServerContextBase& context,
+                                            const v1::DetectRequest& request,
+                                            v1::DetectResponse* response, CallRecord& record,
+                                            std::function<void(const grpc::Status&)> done,
+                                            std::shared_ptr<InferenceJob>& job) {
+  std::shared_ptr<ServedModel> model;
+  grpc::Status status = models_.find(request.options().model(), model);
+  if (!status.ok()) return status;
+  record.set_model(model->name());
+  ResolvedOptions options;
+  ImageInput image;
+  status = checked([&] {
+    options = resolve_detect_options(request.options(), model->detector(), limits_);
+    image = image_input(request.image(), limits_.max_image_pixels);
+  });
+  if (!status.ok()) return status;
+  const Clock::time_point received = record.received();
+  // The model outlives its jobs: its scheduler answers every job before it stops.
+  ServedModel* served = model.get();
+  auto on_done = [this, served, &request, response, options, received,
+                  done = std::move(done)](JobOutcome&& outcome) {
+    grpc::Status status = outcome.status;
+    if (status.ok()) {
+      try {
+        const Clock::time_point encode_start = Clock::now();
+        response->set_request_id(request.request_id());
+        response->set_model(served->name());
+        fill_detect_response(outcome, options.variants[0], served->config(), options.mask_format,
+                             response);
+        const detector::StageTimings closing = closing_timings(encode_start, received);
+        add_latencies(closing, response->mutable_latency());
+        metrics_.observe_stages(served->name(), outcome.shared_timings);
+        metrics_.observe_stages(served->name(), outcome.variants[0].timings);
+        metrics_.observe_stages(served->name(), closing);
+      } catch (const std::exception& error) {
+        response->Clear();
+        status = {grpc::StatusCode::INTERNAL, std::string("building the response failed: ") + error.what()};
+      }
+    }
+    done(status);
+  };
+  return submit(context, *model, image, options.variants, received, std::move(on_done), job);
+}
+
+grpc::Status DetectionService::start_compare(const grpc::ServerContextBase& context,
+                                             const v1::CompareRequest& request,
+                                             v1::CompareResponse* response, CallRecord& record,
+                                             std::function<void(const grpc::Status&)> done,
+                                             std::shared_ptr<InferenceJob>& job) {
+  std::shared_ptr<ServedModel> model;
+  grpc::Status status = models_.find(request.options().model(), model);
+  if (!status.ok()) return status;
+  record.set_model(model->name());
+  ResolvedOptions options;
+  AgreementOptions agreement;
+  ImageInput image;
+  status = checked([&] {
+    options = resolve_compare_options(request, model->detector(), limits_);
+    agreement = resolve_agreement_options(request);
+    image = image_input(request.image(), limits_.max_image_pixels);
+  });
+  if (!status.ok()) return status;
+  const Clock::time_point received = record.received();
+  ServedModel* served = model.get();
+  auto on_done = [this, served, &request, response, options, agreement, received,
+                  done = std::move(done)](JobOutcome&& outcome) {
+    grpc::Status status = outcome.status;
+    if (status.ok()) {
+      try {
+        const Clock::time_point encode_start = Clock::now();
+        response->set_request_id(request.request_id());
+        response->set_model(served->name());
+        fill_compare_response(outcome, options, agreement, served->config(), response);
+        const detector::StageTimings closing = closing_timings(encode_start, received);
+        add_latencies(closing, response->mutable_shared_latency());
+        metrics_.observe_stages(served->name(), outcome.shared_timings);
+        metrics_.observe_stages(served->name(), closing);
+      } catch (const std::exception& error) {
+        response->Clear();
+        status = {grpc::StatusCode::INTERNAL, std::string("building the response failed: ") + error.what()};
+      }
+    }
+    done(status);
+  };
+  return submit(context, *model, image, options.variants, received, std::move(on_done), job);
+}
+
+grpc::ServerUnaryReactor* DetectionService::Detect(grpc::CallbackServerContext* context,
+                                                   const v1::DetectRequest* request,
+                                                   v1::DetectResponse* response) {
+  auto* call = new UnaryCall(metrics_, "Detect", *context);
+  call->record.set_request_id(request->request_id());
+  grpc::Status status = auth_.authorize(*context, Role::kUser);
+  if (status.ok()) {
+    status = start_detect(*context, *request, response, call->record,
+                          [call](const grpc::Status& done) { call->complete(done); }, call->job);
+  }
+  if (!status.ok()) call->complete(status);
+  return call;
+}
+
+grpc::ServerUnaryReactor* DetectionService::Compare(grpc::CallbackServerContext* context,
+                                                    const v1::CompareRequest* request,
+                                                    v1::CompareResponse* response) {
+  auto* call = new UnaryCall(metrics_, "Compare", *context);
+  call->record.set_request_id(request->request_id());
+  grpc::Status status = auth_.authorize(*context, Role::kUser);
+  if (status.ok()) {
+    status = start_compare(*context, *request, response, call->record,
+                           [call](const grpc::Status& done) { call->complete(done); }, call->job);
+  }
+  if (!status.ok()) call->complete(status);
+  return call;
+}
+
+grpc::ServerBidiReactor<v1::DetectRequest, v1::DetectStreamResponse>*
+DetectionService::DetectStream(grpc::CallbackServerContext* context) {
+  return new DetectStreamCall(*this, *context);
+}
+
+grpc::ServerUnaryReactor* DetectionService::ListModels(grpc::CallbackServerContext* context,
+                                                       const v1::ListModelsRequest*,
+                                                       v1::ListModelsResponse* response) {
+  auto* call = new UnaryCall(metrics_, "ListModels", *context);
+  grpc::Status status = auth_.authorize(*context, Role::kUser);
+  if (status.ok()) {
+    std::shared_ptr<ServedModel> default_model;
+    status = models_.find("", default_model);
+    if (status.ok()) {
+      for (const auto& model : models_.models()) {
+        v1::ModelSummary* summary = response->add_models();
+        summary->set_name(model->name());
+        summary->set_description(model->config().description);
+        summary->set_is_default(model == default_model);
+        summary->set_ready(true);
+      }
+    }
+  }
+  call->complete(status);
+  return call;
+}
+
+grpc::ServerUnaryReactor* DetectionService::GetModelInfo(grpc::CallbackServerContext* context,
+                                                         const v1::GetModelInfoRequest* request,
+                                                         v1::ModelInfo* response) {
+  auto* call = new UnaryCall(metrics_, "GetModelInfo", *context);
+  grpc::Status status = auth_.authorize(*context, Role::kUser);
+  if (status.ok()) {
+    std::shared_ptr<ServedModel> model;
+    status = models_.find(request->name(), model);
+    if (status.ok()) {
+      call->record.set_model(model->name());
+      fill_model_info(*model, limits_, response);
+    }
+  }
+  call->complete(status);
+  return call;
+}
+
+}  // namespace roiserve::server

@@ -1,0 +1,64 @@
+#pragma once
+// One admitted request on its way through a model: its image, the head
+// variants to run on it (one for Detect, several for Compare), its deadline
+// and cancellation, and the callback that answers it. The RPC layer creates
+// jobs; the batch scheduler and runner fill in the outcome.
+#include <grpcpp/support/status.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "detector/model/detector.h"
+#include "detector/model/stage_timings.h"
+#include "server/image_decoding.h"
+
+namespace roiserve::server {
+
+using Clock = std::chrono::steady_clock;
+
+// The request's image, still encoded (or raw): decoding happens on the
+// model's worker. The bytes belong to the request message, which outlives
+// the job.
+struct ImageInput {
+  bool is_raw = false;
+  std::string_view encoded;
+  RawPixels raw;
+};
+
+struct VariantOutcome {
+  detector::ImageDetections detections;
+  detector::StageTimings timings;  // box_pool .. paste
+  int64_t num_proposals = 0;
+  std::string proposals_fingerprint;
+};
+
+struct JobOutcome {
+  grpc::Status status;
+  // Set when status is OK: one per variant, in the job's order.
+  std::vector<VariantOutcome> variants;
+  // queue_wait, decode, then the batch's preprocess, backbone and rpn.
+  detector::StageTimings shared_timings;
+  int64_t batch_size = 0;
+};
+
+struct InferenceJob {
+  ImageInput image;
+  std::vector<detector::HeadRequest> variants;
+  Clock::time_point received = Clock::now();
+  Clock::time_point enqueued;
+  std::optional<Clock::time_point> deadline;
+  // Set by the RPC layer when the client cancels or disconnects.
+  std::atomic<bool> cancelled{false};
+  // Called exactly once, on a worker thread (or by the scheduler's caller
+  // when it shuts down), with the job's outcome.
+  std::function<void(JobOutcome&&)> on_done;
+
+  // OK while the job is worth running; CANCELLED or DEADLINE_EXCEEDED after.
+  grpc::Status liveness(Clock::time_point now) const;
+};
+
+}  // namespace roiserve::server

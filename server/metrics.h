@@ -1,0 +1,74 @@
+#pragma once
+// Prometheus metrics of the server, kept by prometheus-cpp and served as text
+// at /metrics on a separate HTTP port (cpp-httplib):
+//   roiserve_requests_total{method, model, code}          counter
+//   roiserve_request_duration_seconds{method, model}      histogram, receipt to response
+//   roiserve_stage_duration_seconds{model, stage}         histogram, per stage
+//   roiserve_queue_depth{model}                           gauge
+//   roiserve_batch_size{model}                            histogram
+//   roiserve_inflight_requests{method}                    gauge
+//   roiserve_model_ready{model}                           gauge, 1 while it serves
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "detector/model/stage_timings.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace roiserve::server {
+
+class ServerMetrics {
+ public:
+  ServerMetrics();
+  ~ServerMetrics();
+
+  // Serves /metrics on `address` ("host:port", port 0: any free port).
+  // Returns the address actually bound. Throws std::runtime_error.
+  std::string expose(const std::string& address);
+
+  void count_request(const std::string& method, const std::string& model, const std::string& code,
+                     double seconds);
+  void observe_stages(const std::string& model, const detector::StageTimings& timings);
+  void set_queue_depth(const std::string& model, size_t depth);
+  void observe_batch(const std::string& model, size_t size);
+  void set_model_ready(const std::string& model, bool ready);
+  prometheus::Gauge& inflight(const std::string& method);
+
+  // The text exposition, as /metrics serves it.
+  std::string scrape() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& request_duration_;
+  prometheus::Family<prometheus::Histogram>& stage_duration_;
+  prometheus::Family<prometheus::Gauge>& queue_depth_;
+  prometheus::Family<prometheus::Histogram>& batch_size_;
+  prometheus::Family<prometheus::Gauge>& inflight_;
+  prometheus::Family<prometheus::Gauge>& model_ready_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread http_thread_;
+};
+
+// Counts a call as in flight for its lifetime.
+class InflightScope {
+ public:
+  explicit InflightScope(prometheus::Gauge& gauge) : gauge_(gauge) { gauge_.Increment(); }
+  ~InflightScope() { gauge_.Decrement(); }
+  InflightScope(const InflightScope&) = delete;
+  InflightScope& operator=(const InflightScope&) = delete;
+
+ private:
+  prometheus::Gauge& gauge_;
+};
+
+}  // namespace roiserve::server

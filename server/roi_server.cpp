@@ -1,0 +1,113 @@
+#include "server/roi_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "server/logging.h"
+
+namespace roiserve::server {
+namespace {
+
+constexpr const char* kServiceName = "roiserve.v1.DetectionService";
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  if (!file) throw std::runtime_error("cannot read '" + path.string() + "'");
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::shared_ptr<grpc::ServerCredentials> server_credentials(const TlsConfig& tls) {
+  if (tls.cert.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      tls.client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  if (!tls.client_ca.empty()) options.pem_root_certs = read_text_file(tls.client_ca);
+  options.pem_key_cert_pairs.push_back({read_text_file(tls.key), read_text_file(tls.cert)});
+  return grpc::SslServerCredentials(options);
+}
+
+std::string with_port(const std::string& address, int port) {
+  return address.substr(0, address.rfind(':')) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+RoiServer::RoiServer(ServerConfig config) : config_(std::move(config)) {}
+
+RoiServer::~RoiServer() { shutdown(); }
+
+void RoiServer::start() {
+  auth_ = std::make_unique<TokenAuthenticator>(config_.auth.token_file, config_.auth.admin_token_file);
+  models_ = std::make_unique<ModelRepository>(config_, metrics_);
+  service_ = std::make_unique<DetectionService>(*models_, *auth_, config_.limits, metrics_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config_.listen, server_credentials(config_.tls), &port);
+  builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_message_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(config_.limits.max_concurrent_streams));
+  server_ = builder.BuildAndStart();
+  if (!server_ || port == 0) {
+    throw std::runtime_error("cannot listen on " + config_.listen +
+                             " (address in use, or not an address of this machine)");
+  }
+  grpc_address_ = with_port(config_.listen, port);
+  set_serving(false);
+  if (!config_.metrics_listen.empty()) metrics_address_ = metrics_.expose(config_.metrics_listen);
+  log_event(spdlog::level::info, {{"event", "listening"},
+                                  {"grpc", grpc_address_},
+                                  {"metrics", metrics_address_},
+                                  {"tls", !config_.tls.cert.empty()},
+                                  {"mutual_tls", !config_.tls.client_ca.empty()},
+                                  {"auth", auth_->enabled()}});
+}
+
+void RoiServer::load_models() {
+  models_->load_all();
+  for (const auto& model : models_->models()) {
+    const auto& batching = model->scheduler().config();
+    log_event(spdlog::level::info, {{"event", "model_loaded"},
+                                    {"model", model->name()},
+                                    {"heads", model->detector().box_head_names()},
+                                    {"mask_poolers", model->detector().mask_pooler_names()},
+                                    {"max_batch_size", batching.max_batch_size},
+                                    {"max_queue_delay_ms", batching.max_queue_delay_ms},
+                                    {"max_queue_size", batching.max_queue_size}});
+  }
+  set_serving(true);
+  log_event(spdlog::level::info, {{"event", "serving"}, {"default_model", models_->default_name()}});
+}
+
+void RoiServer::set_serving(bool serving) {
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(kServiceName, serving);
+}
+
+void RoiServer::shutdown() {
+  if (stopped_ || !server_) return;
+  stopped_ = true;
+  log_event(spdlog::level::info, {{"event", "draining"}, {"grace_s", config_.shutdown_grace_s}});
+  set_serving(false);
+  const auto grace = std::chrono::duration<double>(config_.shutdown_grace_s);
+  // Returns once every call has ended: finished within the grace period, or
+  // cancelled after it (their queued jobs are then dropped unrun).
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    std::chrono::duration_cast<std::chrono::system_clock::duration>(grace));
+  models_->stop_all();
+  log_event(spdlog::level::info, {{"event", "stopped"}});
+}
+
+}  // namespace roiserve::server

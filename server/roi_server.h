@@ -1,0 +1,52 @@
+#pragma once
+// The whole server: gRPC (detection service, health, reflection), the
+// models, metrics, and the order of starting and stopping them.
+//
+//   start()        bind ports; health NOT_SERVING; /metrics up
+//   load_models()  load every bundle; health SERVING
+//   shutdown()     health NOT_SERVING; refuse new calls; in-flight calls get
+//                  the grace period to finish, then are cancelled; workers stop
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+
+#include "server/auth.h"
+#include "server/detection_service.h"
+#include "server/metrics.h"
+#include "server/model_repository.h"
+#include "server/server_config.h"
+
+namespace roiserve::server {
+
+class RoiServer {
+ public:
+  explicit RoiServer(ServerConfig config);
+  ~RoiServer();
+
+  // Throws std::runtime_error when a port cannot be bound or a TLS or token
+  // file cannot be read.
+  void start();
+  // Throws std::runtime_error naming the bundle that failed.
+  void load_models();
+  void shutdown();
+
+  // host:port actually bound (after start()); metrics empty when off.
+  const std::string& grpc_address() const { return grpc_address_; }
+  const std::string& metrics_address() const { return metrics_address_; }
+
+ private:
+  void set_serving(bool serving);
+
+  ServerConfig config_;
+  ServerMetrics metrics_;
+  std::unique_ptr<TokenAuthenticator> auth_;
+  std::unique_ptr<ModelRepository> models_;
+  std::unique_ptr<DetectionService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string grpc_address_;
+  std::string metrics_address_;
+  bool stopped_ = false;
+};
+
+}  // namespace roiserve::server

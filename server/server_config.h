@@ -1,0 +1,80 @@
+#pragma once
+// roiserve-server's settings: a YAML file (configs/server.yaml documents every
+// key) with command-line flags applied over it. Plain data.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace roiserve::server {
+
+// Dynamic batching of one model (Triton's dynamic_batching): requests wait
+// at most max_queue_delay_ms for others to share a backbone pass, up to
+// max_batch_size images; at most max_queue_size wait, the rest are refused.
+struct BatchingConfig {
+  int64_t max_batch_size = 4;
+  double max_queue_delay_ms = 2.0;
+  int64_t max_queue_size = 64;
+};
+
+struct ModelEntry {
+  std::string name;  // empty: the bundle's own name (model.yaml)
+  std::filesystem::path path;
+  BatchingConfig batching;
+};
+
+struct LimitsConfig {
+  uint64_t max_message_bytes = 64ull << 20;
+  uint64_t max_image_pixels = 4096ull * 4096;
+  int64_t max_detections = 1000;
+  int64_t max_compare_variants = 8;
+  // Concurrent calls (unary and streams) per client connection.
+  int64_t max_concurrent_streams = 256;
+  // Requests of one DetectStream being worked on at once; the stream reads on
+  // as its earliest requests are answered.
+  int64_t max_stream_in_flight = 8;
+};
+
+struct TlsConfig {
+  std::filesystem::path cert;       // PEM; with key, enables TLS
+  std::filesystem::path key;
+  std::filesystem::path client_ca;  // PEM; set: clients must present a certificate it signed
+};
+
+struct AuthConfig {
+  // Files of bearer tokens, one a line. Set: every detection call needs
+  // "authorization: Bearer <token>" with a token of token_file (or of
+  // admin_token_file, which also opens the admin calls). Health and
+  // reflection stay open, as probes carry no token.
+  std::filesystem::path token_file;
+  std::filesystem::path admin_token_file;
+};
+
+struct ServerConfig {
+  std::string listen = "0.0.0.0:50051";
+  std::string metrics_listen = "0.0.0.0:9090";  // empty: no /metrics endpoint
+  int threads = 0;                              // intra-op threads; 0: every core
+  std::string device = "cpu";
+  std::vector<ModelEntry> models;
+  BatchingConfig batching;    // of models that set none of their own
+  std::string default_model;  // empty: the first model
+  LimitsConfig limits;
+  TlsConfig tls;
+  AuthConfig auth;
+  // On SIGTERM/SIGINT: in-flight calls get this long to finish.
+  double shutdown_grace_s = 10.0;
+  std::string log_level = "info";  // trace, debug, info, warn, error
+  std::string log_format = "text";  // or "json": one object a line
+  // Written once the server serves: {"grpc": "host:port", "metrics": "host:port"},
+  // the ports actually bound (useful with port 0).
+  std::filesystem::path ports_file;
+};
+
+// Relative paths in the file are resolved against the file's directory.
+// Throws std::invalid_argument naming the file and the offending key.
+ServerConfig read_server_config(const std::filesystem::path& file);
+
+// Throws std::invalid_argument naming the first setting out of range.
+void validate_server_config(const ServerConfig& config);
+
+}  // namespace roiserve::server
