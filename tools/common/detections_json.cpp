@@ -13,15 +13,6 @@
 namespace roiserve::tools {
 namespace {
 
-// The double nearest to the shortest decimal that reads back as `value`, so
-// that the JSON says 0.93 rather than 0.9300000071525879 for a float32 score.
-double shortest_double(float value) {
-  char digits[32];
-  const auto end = std::to_chars(digits, digits + sizeof(digits) - 1, value).ptr;
-  *end = '\0';
-  return std::strtod(digits, nullptr);
-}
-
 const std::string& class_name(const detector::ModelConfig& model, int64_t label) {
   if (label < 1 || label > static_cast<int64_t>(model.class_names.size())) {
     throw std::invalid_argument("label " + std::to_string(label) + " is not a class of model '" +
@@ -31,6 +22,13 @@ const std::string& class_name(const detector::ModelConfig& model, int64_t label)
 }
 
 }  // namespace
+
+double shortest_double(float value) {
+  char digits[32];
+  const auto end = std::to_chars(digits, digits + sizeof(digits) - 1, value).ptr;
+  *end = '\0';
+  return std::strtod(digits, nullptr);
+}
 
 ImageRecord make_image_record(std::string file, const detector::ImageDetections& detections,
                               const detector::StageTimings& timings,

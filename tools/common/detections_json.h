@@ -40,6 +40,10 @@ struct ImageRecord {
   std::vector<DetectionRecord> detections;
 };
 
+// The double nearest to the shortest decimal that reads back as `value`, so
+// that the JSON says 0.93 rather than 0.9300000071525879 for a float32 score.
+double shortest_double(float value);
+
 // The record of one image's detections. Masks are binarized as the model
 // config says (probability > roi_heads.mask.threshold) and encoded without
 // building the full-size mask.

@@ -18,8 +18,16 @@ namespace {
 
 using File = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
 
-// Read through stdio rather than cv::imread, which reports no reason at all
-// when it fails: errno tells a missing file from an unreadable one.
+void write_file_bytes(const std::vector<uint8_t>& bytes, const std::filesystem::path& path) {
+  File file(std::fopen(path.c_str(), "wb"), &std::fclose);
+  if (!file || std::fwrite(bytes.data(), 1, bytes.size(), file.get()) != bytes.size() ||
+      std::fflush(file.get()) != 0) {
+    throw std::runtime_error("cannot write '" + path.string() + "': " + std::strerror(errno));
+  }
+}
+
+}  // namespace
+
 std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
   File file(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!file) throw std::runtime_error(std::strerror(errno));
@@ -32,16 +40,6 @@ std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
   if (std::ferror(file.get())) throw std::runtime_error(std::strerror(errno));
   return bytes;
 }
-
-void write_file_bytes(const std::vector<uint8_t>& bytes, const std::filesystem::path& path) {
-  File file(std::fopen(path.c_str(), "wb"), &std::fclose);
-  if (!file || std::fwrite(bytes.data(), 1, bytes.size(), file.get()) != bytes.size() ||
-      std::fflush(file.get()) != 0) {
-    throw std::runtime_error("cannot write '" + path.string() + "': " + std::strerror(errno));
-  }
-}
-
-}  // namespace
 
 at::Tensor decode_image(std::string_view bytes) {
   if (bytes.empty()) throw std::runtime_error("the file is empty");

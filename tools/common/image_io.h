@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <opencv2/core/mat.hpp>
 #include <string_view>
+#include <vector>
 
 namespace roiserve::tools {
 
@@ -14,6 +15,10 @@ namespace roiserve::tools {
 at::Tensor read_image(const std::filesystem::path& path);
 // The same for a file's bytes in memory; throws std::runtime_error saying why.
 at::Tensor decode_image(std::string_view bytes);
+
+// A whole file, read through stdio rather than cv::imread, which reports no
+// reason when it fails: throws std::runtime_error with strerror's words.
+std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path);
 
 // Writes a [3, H, W] uint8 RGB tensor (any device) as PNG. Throws
 // std::invalid_argument for another shape or dtype, std::runtime_error when the
