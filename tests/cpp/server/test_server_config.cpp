@@ -1,0 +1,98 @@
+// roiserve-server's YAML config: every key read, typos refused, paths
+// resolved against the file, ranges checked.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "server/server_config.h"
+
+namespace roiserve::server {
+namespace {
+
+class ServerConfigFile : public ::testing::Test {
+ protected:
+  std::filesystem::path write(const std::string& yaml) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("roiserve-config-" + std::to_string(::getpid()) + "-" +
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir);
+    const auto file = dir / "server.yaml";
+    std::ofstream(file) << yaml;
+    return file;
+  }
+  std::string error_of(const std::string& yaml) {
+    try {
+      validate_server_config(read_server_config(write(yaml)));
+    } catch (const std::invalid_argument& error) {
+      return error.what();
+    }
+    return "accepted";
+  }
+};
+
+TEST_F(ServerConfigFile, EveryKeyIsRead) {
+  const auto file = write(R"(
+listen: 127.0.0.1:6000
+metrics_listen: ""
+threads: 3
+device: cpu
+default_model: b
+shutdown_grace_s: 2.5
+log_level: debug
+log_format: json
+ports_file: ports.json
+batching: {max_batch_size: 8, max_queue_delay_ms: 1.5, max_queue_size: 10}
+models:
+  - {name: a, path: bundles/a}
+  - {name: b, path: /abs/b, batching: {max_batch_size: 2}}
+limits: {max_message_bytes: 2048, max_image_pixels: 100, max_detections: 5,
+         max_compare_variants: 3, max_concurrent_streams: 4, max_stream_in_flight: 2}
+tls: {cert: c.pem, key: k.pem, client_ca: ca.pem}
+auth: {token_file: tokens, admin_token_file: admin}
+)");
+  const ServerConfig config = read_server_config(file);
+  const auto dir = file.parent_path();
+  EXPECT_EQ(config.listen, "127.0.0.1:6000");
+  EXPECT_EQ(config.metrics_listen, "");
+  EXPECT_EQ(config.threads, 3);
+  EXPECT_EQ(config.default_model, "b");
+  EXPECT_EQ(config.shutdown_grace_s, 2.5);
+  EXPECT_EQ(config.log_format, "json");
+  EXPECT_EQ(config.ports_file, dir / "ports.json");
+  ASSERT_EQ(config.models.size(), 2u);
+  EXPECT_EQ(config.models[0].path, dir / "bundles/a");
+  EXPECT_EQ(config.models[0].batching.max_batch_size, 8);
+  EXPECT_EQ(config.models[0].batching.max_queue_delay_ms, 1.5);
+  EXPECT_EQ(config.models[1].path, "/abs/b");
+  EXPECT_EQ(config.models[1].batching.max_batch_size, 2);
+  EXPECT_EQ(config.models[1].batching.max_queue_size, 10);  // the file's default
+  EXPECT_EQ(config.limits.max_message_bytes, 2048u);
+  EXPECT_EQ(config.limits.max_stream_in_flight, 2);
+  EXPECT_EQ(config.tls.client_ca, dir / "ca.pem");
+  EXPECT_EQ(config.auth.admin_token_file, dir / "admin");
+  EXPECT_NO_THROW(validate_server_config(config));
+}
+
+TEST_F(ServerConfigFile, TyposAreErrorsNamingTheKey) {
+  EXPECT_NE(error_of("listne: x\n").find("unknown key 'listne'"), std::string::npos);
+  EXPECT_NE(error_of("models: [{path: a, batchign: {}}]\n").find("models[0].batchign"),
+            std::string::npos);
+  EXPECT_NE(error_of("limits: {max_pixels: 3}\n").find("limits.max_pixels"), std::string::npos);
+  EXPECT_NE(error_of("threads: many\n").find("'threads' has the wrong type"), std::string::npos);
+}
+
+TEST_F(ServerConfigFile, OutOfRangeSettingsAreRefused) {
+  const std::string model = "models: [{path: a}]\n";
+  EXPECT_EQ(error_of(model), "accepted");
+  EXPECT_NE(error_of(model + "batching: {max_batch_size: 0}\n").find("max_batch_size"), std::string::npos);
+  EXPECT_NE(error_of(model + "limits: {max_image_pixels: 0}\n").find("max_image_pixels"), std::string::npos);
+  EXPECT_NE(error_of(model + "tls: {cert: a.pem}\n").find("both 'tls.cert' and 'tls.key'"), std::string::npos);
+  EXPECT_NE(error_of(model + "log_level: loud\n").find("log_level"), std::string::npos);
+  EXPECT_NE(error_of(model + "device: tpu\n").find("device"), std::string::npos);
+  EXPECT_NE(error_of("models: [{name: x, path: a}, {name: x, path: b}]\n").find("two models are named 'x'"),
+            std::string::npos);
+  EXPECT_NE(error_of("threads: 1\n").find("no model to serve"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace roiserve::server
