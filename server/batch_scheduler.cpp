@@ -5,11 +5,13 @@
 namespace roiserve::server {
 
 grpc::Status InferenceJob::liveness(Clock::time_point now) const {
-  if (cancelled.load(std::memory_order_relaxed)) {
-    return {grpc::StatusCode::CANCELLED, "the call was cancelled"};
-  }
+  // The deadline first: gRPC cancels a call whose deadline passes, and that
+  // call is answered (and counted) as DEADLINE_EXCEEDED, not CANCELLED.
   if (deadline && now >= *deadline) {
     return {grpc::StatusCode::DEADLINE_EXCEEDED, "the deadline passed while the request waited"};
+  }
+  if (cancelled.load(std::memory_order_relaxed)) {
+    return {grpc::StatusCode::CANCELLED, "the call was cancelled"};
   }
   return grpc::Status::OK;
 }
