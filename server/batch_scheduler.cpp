@@ -86,15 +86,27 @@ JobBatch BatchScheduler::take_batch(std::unique_lock<std::mutex>& lock, JobBatch
       std::chrono::duration<double, std::milli>(config_.max_queue_delay_ms));
   wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
   if (queue_.empty()) return {};
+  const uint64_t key = queue_.front()->batch_key;
+  auto batchable = [&] {
+    size_t count = 0;
+    for (const auto& job : queue_) count += job->batch_key == key;
+    return count;
+  };
   // Wait for the batch to fill, until the oldest job has waited `delay`.
   wake_.wait_until(lock, queue_.front()->enqueued + delay,
-                   [&] { return stopping_ || queue_.size() >= max_batch; });
+                   [&] { return stopping_ || batchable() >= max_batch; });
   JobBatch batch;
   const Clock::time_point now = Clock::now();
-  while (!queue_.empty() && batch.size() < max_batch) {
-    std::shared_ptr<InferenceJob> job = std::move(queue_.front());
-    queue_.pop_front();
-    (job->liveness(now).ok() ? batch : dead).push_back(std::move(job));
+  for (auto it = queue_.begin(); it != queue_.end() && batch.size() < max_batch;) {
+    if (!(*it)->liveness(now).ok()) {
+      dead.push_back(std::move(*it));
+    } else if ((*it)->batch_key == key) {
+      batch.push_back(std::move(*it));
+    } else {
+      ++it;
+      continue;
+    }
+    it = queue_.erase(it);
   }
   return batch;
 }

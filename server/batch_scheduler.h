@@ -1,9 +1,9 @@
 #pragma once
 // Dynamic batching for one model, in the manner of Triton's dynamic batcher:
-// admitted jobs wait in a bounded FIFO queue; a worker takes up to
-// max_batch_size of them at once, waiting at most max_queue_delay_ms after
-// the oldest arrived for others to join, and hands the batch to the runner
-// (backbone and RPN run once per batch). A full queue refuses new jobs at
+// admitted jobs wait in a bounded FIFO queue; a worker takes the oldest and
+// up to max_batch_size - 1 more of the same batch key (image size), waiting
+// at most max_queue_delay_ms after the oldest arrived for others to join,
+// and hands the batch to the runner (backbone and RPN run once per batch). A full queue refuses new jobs at
 // once. Jobs cancelled or past their deadline are answered and dropped
 // before they run, and never count towards a batch.
 #include <condition_variable>

@@ -71,6 +71,7 @@ grpc::Status DetectionService::submit(const grpc::ServerContextBase& context, Se
                                       std::shared_ptr<InferenceJob>& job) {
   job = std::make_shared<InferenceJob>();
   job->image = image;
+  job->batch_key = image.width << 32 | image.height;
   job->variants = std::move(variants);
   job->received = received;
   job->deadline = call_deadline(context);

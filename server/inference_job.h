@@ -27,6 +27,8 @@ struct ImageInput {
   bool is_raw = false;
   std::string_view encoded;
   RawPixels raw;
+  uint64_t width = 0;  // as declared by the header or the raw size
+  uint64_t height = 0;
 };
 
 struct VariantOutcome {
@@ -47,6 +49,10 @@ struct JobOutcome {
 
 struct InferenceJob {
   ImageInput image;
+  // Jobs share a batch only with jobs of the same key, the image's declared
+  // size: a batch of equal sizes needs no padding, which on a CPU would cost
+  // more than batching saves (Triton batches equal shapes alone, too).
+  uint64_t batch_key = 0;
   std::vector<detector::HeadRequest> variants;
   Clock::time_point received = Clock::now();
   Clock::time_point enqueued;

@@ -142,10 +142,13 @@ AgreementOptions resolve_agreement_options(const v1::CompareRequest& request) {
 ImageInput image_input(const v1::Image& image, uint64_t max_image_pixels) {
   ImageInput input;
   switch (image.source_case()) {
-    case v1::Image::kEncoded:
+    case v1::Image::kEncoded: {
       input.encoded = image.encoded();
-      check_encoded_image(input.encoded, max_image_pixels);
+      const ImageHeader header = check_encoded_image(input.encoded, max_image_pixels);
+      input.width = header.width;
+      input.height = header.height;
       return input;
+    }
     case v1::Image::kRaw: {
       const v1::RawImage& raw = image.raw();
       input.is_raw = true;
@@ -165,6 +168,8 @@ ImageInput image_input(const v1::Image& image, uint64_t max_image_pixels) {
       input.raw.float32 = raw.data_type() == v1::RawImage::FLOAT32;
       input.raw.data = raw.data();
       check_raw_pixels(input.raw, max_image_pixels);
+      input.width = input.raw.width;
+      input.height = input.raw.height;
       return input;
     }
     default:

@@ -13,7 +13,7 @@ namespace roiserve::server {
 // max_batch_size images; at most max_queue_size wait, the rest are refused.
 struct BatchingConfig {
   int64_t max_batch_size = 4;
-  double max_queue_delay_ms = 2.0;
+  double max_queue_delay_ms = 0.0;
   int64_t max_queue_size = 64;
 };
 

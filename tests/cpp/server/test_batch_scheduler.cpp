@@ -104,6 +104,26 @@ TEST(BatchScheduler, TheQueueDelayLetsLaterJobsJoin) {
   EXPECT_EQ(b.wait().batch_size, 2);
 }
 
+TEST(BatchScheduler, OnlyImagesOfOneSizeShareABatch) {
+  RecordingRunner runner;
+  BatchScheduler scheduler(batching(4, 0, 100), runner.hooks());
+  auto entered = runner.hold_next_batch();
+  TrackedJob first;
+  ASSERT_TRUE(scheduler.submit(first.job).ok());
+  entered.wait();
+  // Queued: sizes A B A B A; batches: the oldest's size first, in order.
+  std::vector<TrackedJob> jobs(5);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    jobs[i].job->batch_key = i % 2 ? 20 : 10;
+    ASSERT_TRUE(scheduler.submit(jobs[i].job).ok());
+  }
+  runner.release();
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    EXPECT_EQ(jobs[i].wait().batch_size, i % 2 ? 2 : 3) << "job " << i;
+  }
+  EXPECT_EQ(runner.batch_sizes(), (std::vector<size_t>{1, 3, 2}));
+}
+
 TEST(BatchScheduler, AFullQueueRefusesAtOnce) {
   RecordingRunner runner;
   BatchScheduler scheduler(batching(1, 0, 2), runner.hooks());
