@@ -12,12 +12,15 @@ Preprocessor::Preprocessor(PreprocessConfig config) : config_(std::move(config))
 
 ImageSize Preprocessor::resized_size(ImageSize size) const {
   if (config_.resize == "none") return size;
-  // torchvision computes the scale in float32 and the size from it in double:
-  // floor(size * scale), which can come out one pixel below a float64 rule.
+  // torchvision's arithmetic, rounding for rounding: the scale is float32 and
+  // `min_size / shorter` is Python's float / tensor, which torch evaluates as
+  // shorter.reciprocal() * min_size (two roundings: 1333 / 500 comes out
+  // 2.6660001, not 2.6659999). The size is then floor(size * scale) in double,
+  // so it can differ by a pixel from a float64 rule either way.
   const float shorter = static_cast<float>(std::min(size.height, size.width));
   const float longer = static_cast<float>(std::max(size.height, size.width));
-  const float scale = std::min(static_cast<float>(config_.min_size) / shorter,
-                               static_cast<float>(config_.max_size) / longer);
+  const float scale = std::min((1.0f / shorter) * static_cast<float>(config_.min_size),
+                               (1.0f / longer) * static_cast<float>(config_.max_size));
   const double factor = static_cast<double>(scale);
   return {static_cast<int64_t>(std::floor(static_cast<double>(size.height) * factor)),
           static_cast<int64_t>(std::floor(static_cast<double>(size.width) * factor))};
