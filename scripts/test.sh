@@ -15,4 +15,5 @@ ctest --test-dir build --output-on-failure --parallel "$threads"
 # through .venv-test, which adds pycocotools from PyPI.
 ROISERVE_OPS_LIB="$PWD/build/ops/libroiserve_ops.so" \
 ROISERVE_COCO_EVAL_CLI="$PWD/build/tests/roiserve_coco_eval_cli" \
+ROISERVE_STAGE_DUMP="$PWD/build/tests/roiserve_stage_dump" \
   .venv-test/bin/python -m pytest tests/python -q -n "$threads" -p no:cacheprovider

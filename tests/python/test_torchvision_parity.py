@@ -1,0 +1,151 @@
+"""torchvision's maskrcnn_resnet50_fpn and fasterrcnn_resnet50_fpn imported
+into roiserve give torchvision 0.14.1's results, stage by stage: seeded models
+(tools/import_torchvision/seeded_torchvision_model.py) saved as .pth files,
+imported with tools/import_torchvision as users do, run by torchvision and by
+roiserve on the same images (CASES). Then roiserve-detect serves the imported
+Mask R-CNN, and names the heads an import has when asked for another.
+Tolerances: torchvision_parity.py and docs/TORCHVISION_IMPORT.md."""
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
+
+import torchvision_parity as tp
+from tool_support import run_tool
+
+pycocotools_mask = pytest.importorskip(
+    "pycocotools.mask", reason="pycocotools is not installed: run with .venv-test/bin/python"
+)
+
+MASK_THRESHOLD = 0.5
+# torchvision's names of its 91 COCO category ids, "__background__" at 0.
+COCO_CATEGORIES = MaskRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
+
+
+@dataclass
+class Case:
+    norm_eps: float
+    key_layout: str  # of the .pth: torchvision's "old" (before 0.13) or "new" names
+    image_sizes: list
+    network_sizes: list  # what torchvision resizes them to
+
+
+CASES = {
+    # FrozenBatchNorm eps 0.0, as torchvision's COCO_V1 weights. (206, 309):
+    # torchvision's float32 scale floors to 799 x 1199, one pixel below the
+    # float64 rule (800 x 1200); (300, 200): portrait, the shorter side binds.
+    "maskrcnn_resnet50_fpn": Case(0.0, "old", [(206, 309), (300, 200)], [[799, 1199], [1200, 800]]),
+    # eps 1e-5, as a model trained with torchvision's defaults. (160, 500): the
+    # longer side binds; torchvision's scale, (1 / 500) * 1333 in float32,
+    # gives 1333 where 1333 / 500 rounded once to float32 gives 1332.
+    "fasterrcnn_resnet50_fpn": Case(1e-5, "new", [(160, 500)], [[426, 1333]]),
+}
+
+
+def parity_directory(tmp_path_factory, architecture):
+    case = CASES[architecture]
+    return tp.shared_directory(tmp_path_factory, f"{architecture}-parity", lambda directory: tp.prepare(
+        directory, architecture, case.norm_eps, case.image_sizes, case.key_layout))
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def architecture(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory, architecture):
+    return tp.load_comparison(parity_directory(tmp_path_factory, architecture))
+
+
+@pytest.fixture(scope="module")
+def detection_orders(comparison):
+    return [tp.detection_order(image["ours"], image["theirs"]) for image in comparison]
+
+
+@pytest.fixture(scope="module")
+def maskrcnn(tmp_path_factory):
+    directory = parity_directory(tmp_path_factory, "maskrcnn_resnet50_fpn")
+    comparison = tp.load_comparison(directory)
+    return directory, comparison, [tp.detection_order(image["ours"], image["theirs"]) for image in comparison]
+
+
+def test_the_model_resizes_as_torchvision_rounds(architecture, comparison):
+    for image, expected in zip(comparison, CASES[architecture].network_sizes, strict=True):
+        assert image["theirs"]["image_size"] == expected
+        assert image["ours"]["image_size"].tolist() == expected
+        assert image["theirs"]["input_error"] <= tp.INPUT_TOLERANCE
+
+
+def test_fpn_features_match(comparison):
+    for index, image in enumerate(comparison):
+        for level, (absolute, relative) in enumerate(image["theirs"]["feature_errors"]):
+            assert relative <= tp.FEATURE_RELATIVE_TOLERANCE, \
+                f"image {index} P{level + 2}: max error {absolute:.3g} ({relative:.3g} of the level's largest value)"
+
+
+def test_proposals_match(comparison):
+    for index, image in enumerate(comparison):
+        ours, theirs = image["ours"]["proposals"], image["theirs"]["proposals"]
+        assert len(theirs) == 1000, "the RPN keeps post_nms_top_n_test proposals"
+        assert ours.shape == theirs.shape
+        assert tp.unmatched_proposals(ours, theirs) == 0, f"image {index}"
+
+
+def test_detections_match_in_order_up_to_near_ties(comparison, detection_orders):
+    for index, (image, order) in enumerate(zip(comparison, detection_orders)):
+        ours, theirs = image["ours"], image["theirs"]
+        assert len(theirs["scores"]) > 0, "the seeded model detects objects, so the comparison is not vacuous"
+        assert len(ours["scores"]) == len(theirs["scores"]), f"image {index}"
+        assert None not in order, f"image {index}: torchvision detections {order.index(None)}.. have no match"
+        for i, j in enumerate(order):
+            if i != j:
+                assert abs(float(theirs["scores"][i] - theirs["scores"][j])) < tp.SCORE_TIE, \
+                    f"image {index}: detection {i} comes at {j}, and is no near-tie"
+        assert float((ours["network_boxes"][order] - theirs["network_boxes"]).abs().max()) <= tp.BOX_TOLERANCE_PX
+
+
+def test_pasted_masks_match(maskrcnn):
+    _, comparison, detection_orders = maskrcnn
+    for index, (image, order) in enumerate(zip(comparison, detection_orders)):
+        errors = tp.mask_errors(image["ours"], image["theirs"], order)
+        assert len(errors) == len(order)
+        assert max(errors) <= tp.MASK_TOLERANCE, f"image {index}: detection {int(np.argmax(errors))}"
+
+
+def test_roiserve_detect_serves_the_imported_bundle(maskrcnn, tmp_path):
+    parity, comparison, _ = maskrcnn
+    output = tmp_path / "detections.json"
+    run_tool("roiserve-detect", "--model", parity / "bundle", "--threads", tp.THREADS, "--json", output,
+             parity / "image0.png")
+    record = json.loads(output.read_text())["images"][0]
+    theirs = comparison[0]["theirs"]
+    assert len(record["detections"]) == len(theirs["scores"])
+    for detection, box, score, label, probabilities in zip(record["detections"], theirs["boxes"], theirs["scores"],
+                                                           theirs["labels"], theirs["masks"]):
+        assert detection["category_id"] == int(label)
+        assert detection["category"] == COCO_CATEGORIES[int(label)]
+        assert abs(detection["score"] - float(score)) <= tp.SCORE_TOLERANCE
+        assert max(abs(a - float(b)) for a, b in zip(detection["bbox"], box)) <= tp.BOX_TOLERANCE_PX
+        binary = pycocotools_mask.decode(detection["segmentation"]).astype(bool)
+        expected = (probabilities > MASK_THRESHOLD).numpy()
+        undecided = ((probabilities - MASK_THRESHOLD).abs() <= tp.MASK_TOLERANCE).numpy()
+        assert not np.any((binary != expected) & ~undecided)
+
+
+@pytest.mark.parametrize("architecture, flag, value, message", [
+    ("maskrcnn_resnet50_fpn", "--head", "roi_pool", "has no box head 'roi_pool' (it has: roi_align)"),
+    ("maskrcnn_resnet50_fpn", "--mask-pooler", "roi_pool", "has no mask pooler 'roi_pool' (it has: roi_align)"),
+    ("fasterrcnn_resnet50_fpn", "--head", "spp", "has no box head 'spp' (it has: roi_align)"),
+    ("fasterrcnn_resnet50_fpn", "--mask-pooler", "roi_align", "has no mask pooler 'roi_align' (it has: none)"),
+])
+def test_asking_for_a_head_the_import_lacks_is_a_clear_error(tmp_path_factory, tmp_path, architecture, flag, value,
+                                                            message):
+    parity = parity_directory(tmp_path_factory, architecture)
+    completed = run_tool("roiserve-detect", "--model", parity / "bundle", flag, value, "--json", tmp_path / "out.json",
+                         parity / "image0.png", check=False)
+    assert completed.returncode == 1
+    assert message in completed.stderr
+    assert not (tmp_path / "out.json").exists()
