@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
-# README command (1): installs what is missing, builds, and runs roiserve on
-# the shipped model. Until the gRPC service lands, "runs" means the detector
-# through roiserve-detect: shapes-v1 validation images written as PNG files,
-# detected, drawn, and the detections JSON summarized.
-#   scripts/run.sh [roiserve-detect flags, e.g. --head spp]
+# README command (1): installs what is missing, builds, and runs roiserve-server
+# on the shipped model (models/shapes-v1): gRPC on 0.0.0.0:50051, Prometheus
+# metrics on 0.0.0.0:9090, until Ctrl-C or SIGTERM.
+#   scripts/run.sh [roiserve-server flags]    serve (e.g. --config configs/server.yaml)
+#   scripts/run.sh --demo                     serve on a free loopback port, send four
+#                                             generated images through roiserve-client,
+#                                             print the detections, stop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh build
 scripts/build.sh
+
+if [[ "${1:-}" != --demo ]]; then
+  echo "roiserve: serving models/shapes-v1; try: build/tools/roiserve-client --target localhost:50051 IMAGE..."
+  exec build/server/roiserve-server "$@"
+fi
+
 out=runs/demo
 rm -rf "$out"
-build/tools/roiserve-shapes --count 4 --output "$out/data"
-build/tools/roiserve-detect --model models/shapes-v1 --threads "$(nproc)" "$@" \
-  --draw "$out/drawn" --json "$out/detections.json" "$out"/data/images/*.png
-python3 - "$out/detections.json" <<'PY'
-import json, sys
-for image in json.load(open(sys.argv[1]))["images"]:
-    found = ", ".join(f"{d['category']} {d['score']:.2f}" for d in image["detections"] if d["score"] >= 0.5)
-    print(f"{image['file']}: {image['timings_ms']['total']:.1f} ms: {found}")
-PY
-echo "detections: $out/detections.json, drawings: $out/drawn/"
+mkdir -p "$out"
+build/tools/roiserve-shapes --count 4 --output "$out/data" >/dev/null
+build/server/roiserve-server --listen 127.0.0.1:0 --metrics-listen '' --ports-file "$out/ports.json" \
+  2>"$out/server.log" &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 300); do [[ -s "$out/ports.json" ]] && break; sleep 0.1; done
+target=$(sed -n 's/.*"grpc":"\([^"]*\)".*/\1/p' "$out/ports.json")
+until build/tools/roiserve-client --target "$target" --health >/dev/null 2>&1; do
+  kill -0 "$server" 2>/dev/null || { cat "$out/server.log" >&2; exit 1; }
+  sleep 0.2
+done
+build/tools/roiserve-client --target "$target" --draw "$out/drawn" "$out"/data/images/*.png
+kill -TERM "$server"
+wait "$server"
+trap - EXIT
+echo "drawings: $out/drawn/, server log: $out/server.log"

@@ -82,14 +82,14 @@ std::string file_bytes(const std::string& path) {
 }
 
 // OUTDIR/<stem><suffix>.png, unique where two inputs share a stem.
-void draw(const std::string& dir, const std::string& file, const std::string& suffix,
+void draw(const std::string& dir, double min_score, const std::string& file, const std::string& suffix,
           const std::vector<tools::DetectionRecord>& detections, std::set<std::string>& taken) {
   if (dir.empty()) return;
   const std::string stem = std::filesystem::path(file).stem().string() + suffix;
   std::string name = stem + ".png";
   for (int n = 2; taken.count(name); ++n) name = stem + "-" + std::to_string(n) + ".png";
   taken.insert(name);
-  tools::write_png(tools::draw_detections(tools::read_image(file), detections),
+  tools::write_png(tools::draw_detections(tools::read_image(file), detections, min_score),
                    std::filesystem::path(dir) / name);
 }
 
@@ -184,12 +184,20 @@ int main(int argc, char** argv) {
   app.add_flag("--stream", stream, "send every image on one DetectStream");
   app.add_option("--json", json_path, "write the detections JSON here");
   app.add_option("--draw", draw_dir, "write an annotated PNG per image into this directory");
+  double draw_min_score = tools::kDefaultDrawMinScore;
+  app.add_option("--draw-min-score", draw_min_score, "draw the detections scoring at least this");
   app.add_flag("--health", check_health, "probe grpc.health.v1: exit 0 when SERVING");
   app.add_option("--health-service", health_service, "service to probe (default: the server)");
   app.add_flag("--list-models", list_models, "print the loaded models as JSON");
   app.add_flag("--model-info", model_info, "print --model's description as JSON");
   app.add_option("images", images, "image files (JPEG, PNG, BMP, WebP, TIFF)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // CLI11 exits 0 for --help, and a code of its own (105, 109, ...) for a
+    // bad flag: the documented exit status of a bad flag is 2.
+    return app.exit(error) == 0 ? 0 : 2;
+  }
 
   try {
     const auto channel = tools::make_channel(connection);
@@ -239,7 +247,7 @@ int main(int argc, char** argv) {
         }
         compared.push_back(compare_json(file, response));
         for (const auto& variant : compared.back()["variants"]) {
-          draw(draw_dir, file, "-" + variant["head"].get<std::string>(),
+          draw(draw_dir, draw_min_score, file, "-" + variant["head"].get<std::string>(),
                variant["detections"].get<std::vector<tools::DetectionRecord>>(), drawings);
         }
       }
@@ -254,7 +262,7 @@ int main(int argc, char** argv) {
       }
       auto answer = [&](const std::string& file, const v1::DetectResponse& response) {
         records.push_back(tools::record_from_response(file, response));
-        draw(draw_dir, file, "", records.back().detections, drawings);
+        draw(draw_dir, draw_min_score, file, "", records.back().detections, drawings);
         if (json_path.empty()) summarize(records.back());
       };
       if (stream) {

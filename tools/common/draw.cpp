@@ -72,15 +72,18 @@ void draw_box_and_label(cv::Mat& canvas, const DetectionRecord& detection, const
 
 }  // namespace
 
-at::Tensor draw_detections(const at::Tensor& image, const std::vector<DetectionRecord>& detections) {
+at::Tensor draw_detections(const at::Tensor& image, const std::vector<DetectionRecord>& detections,
+                           double min_score) {
   cv::Mat canvas = to_rgb_mat(image);
   for (const DetectionRecord& detection : detections) {
-    if (detection.segmentation) {
+    if (detection.segmentation && detection.score >= min_score) {
       blend_mask(canvas, *detection.segmentation, class_color(detection.category_id));
     }
   }
   for (const DetectionRecord& detection : detections) {
-    draw_box_and_label(canvas, detection, class_color(detection.category_id));
+    if (detection.score >= min_score) {
+      draw_box_and_label(canvas, detection, class_color(detection.category_id));
+    }
   }
   return from_rgb_mat(canvas);
 }

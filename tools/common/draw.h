@@ -10,10 +10,16 @@
 
 namespace roiserve::tools {
 
-// A new [3, H, W] uint8 RGB image (on the CPU): `image` with the masks of all
-// detections blended in, then every box outlined and labelled above its top
-// edge (inside it where the image ends above). Segmentations must have the
-// image's size. Throws std::invalid_argument otherwise.
-at::Tensor draw_detections(const at::Tensor& image, const std::vector<DetectionRecord>& detections);
+// The score below which the tools leave a detection out of a drawing: the
+// low-scoring ones a model keeps for evaluation would hide the rest.
+inline constexpr double kDefaultDrawMinScore = 0.5;
+
+// A new [3, H, W] uint8 RGB image (on the CPU): `image` with the masks of the
+// detections scoring at least min_score blended in, then their boxes outlined
+// and labelled above the top edge (inside it where the image ends above).
+// Segmentations must have the image's size. Throws std::invalid_argument
+// otherwise.
+at::Tensor draw_detections(const at::Tensor& image, const std::vector<DetectionRecord>& detections,
+                           double min_score);
 
 }  // namespace roiserve::tools

@@ -54,6 +54,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "intra-op threads (default: all cores)")
       ->check(CLI::PositiveNumber);
   app.add_option("--draw", draw_dir, "write an annotated PNG per image into this directory");
+  double draw_min_score = tools::kDefaultDrawMinScore;
+  app.add_option("--draw-min-score", draw_min_score, "draw the detections scoring at least this")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--json", json_path, "output file for the detections JSON")->required();
   app.add_option("images", images, "image files (JPEG, PNG, BMP, WebP, TIFF)")->required();
   CLI11_PARSE(app, argc, argv);
@@ -82,7 +85,7 @@ int main(int argc, char** argv) {
       records.push_back(
           tools::make_image_record(images[i], detections.front(), timings, model->config()));
       if (!draw_dir.empty()) {
-        tools::write_png(tools::draw_detections(decoded[i], records.back().detections),
+        tools::write_png(tools::draw_detections(decoded[i], records.back().detections, draw_min_score),
                          drawing_path(draw_dir, images[i], drawings));
       }
     }

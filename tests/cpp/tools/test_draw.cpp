@@ -22,7 +22,7 @@ DetectionRecord detection_with_mask(int64_t height, int64_t width) {
 
 TEST(DrawDetections, TintsMasksOutlinesBoxesAndKeepsTheRest) {
   const at::Tensor image = at::full({3, 80, 100}, 128, at::kByte);
-  const at::Tensor drawn = draw_detections(image, {detection_with_mask(80, 100)});
+  const at::Tensor drawn = draw_detections(image, {detection_with_mask(80, 100)}, 0.0);
   ASSERT_EQ(drawn.sizes(), image.sizes());
   EXPECT_TRUE((image == 128).all().item<bool>()) << "the input must not change";
   const auto changed = (drawn != image).any(0);
@@ -41,14 +41,14 @@ TEST(DrawDetections, LabelsNearTheTopBorderStayInside) {
   DetectionRecord detection = detection_with_mask(60, 60);
   detection.segmentation.reset();
   detection.bbox = {5, 0, 40, 30};
-  const at::Tensor drawn = draw_detections(image, {detection});
+  const at::Tensor drawn = draw_detections(image, {detection}, 0.0);
   EXPECT_TRUE((drawn.narrow(1, 1, 10).narrow(2, 6, 20) != 0).any().item<bool>());
 }
 
 TEST(DrawDetections, WrongSizedSegmentationIsAnError) {
-  EXPECT_THROW(draw_detections(at::zeros({3, 40, 40}, at::kByte), {detection_with_mask(80, 100)}),
+  EXPECT_THROW(draw_detections(at::zeros({3, 40, 40}, at::kByte), {detection_with_mask(80, 100)}, 0.0),
                std::invalid_argument);
-  EXPECT_THROW(draw_detections(at::zeros({1, 40, 40}, at::kByte), {}), std::invalid_argument);
+  EXPECT_THROW(draw_detections(at::zeros({1, 40, 40}, at::kByte), {}, 0.0), std::invalid_argument);
 }
 
 }  // namespace
