@@ -91,8 +91,12 @@ void fill_compare_response(const JobOutcome& outcome, const ResolvedOptions& opt
     v1::VariantResult* output = response->add_results();
     output->mutable_variant()->set_head(options.variants[i].box_head);
     output->mutable_variant()->set_mask_pooler(options.variants[i].mask_pooler);
+    const Clock::time_point encode_start = Clock::now();
     add_detections(result.detections, model, options.mask_format, output->mutable_detections());
-    add_latencies(result.timings, output->mutable_latency());
+    detector::StageTimings timings = result.timings;
+    timings.add("encode",
+                std::chrono::duration<double, std::milli>(Clock::now() - encode_start).count());
+    add_latencies(timings, output->mutable_latency());
     output->set_num_proposals(static_cast<uint32_t>(result.num_proposals));
     output->set_proposals_fingerprint(result.proposals_fingerprint);
   }

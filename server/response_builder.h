@@ -24,6 +24,8 @@ void fill_detect_response(const JobOutcome& outcome, const detector::HeadRequest
                           const detector::ModelConfig& model, MaskFormat mask_format,
                           v1::DetectResponse* response);
 
+// Fills everything but request_id, model and the shared "total" stage; each
+// variant's latencies end with its own "encode".
 void fill_compare_response(const JobOutcome& outcome, const ResolvedOptions& options,
                            const AgreementOptions& agreement, const detector::ModelConfig& model,
                            v1::CompareResponse* response);
