@@ -1,9 +1,9 @@
 // roiserve_detector_bench: per-stage latency of the detector on square inputs
 // (320 x 320 by default): every box head of a model, with and without masks,
 // median over the timed runs. A model comes from a bundle (--model) or, with
-// random weights, from a model.yaml (--config): configs/models/
-// maskrcnn_resnet50_fpn.yaml is torchvision's architecture, which
-// compare_detector_torchvision.py times against torchvision itself.
+// random weights, from a model.yaml (--config). compare_detector_torchvision.py
+// runs it on a torchvision checkpoint imported by tools/import_torchvision and
+// times torchvision itself on the same weights and inputs.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
