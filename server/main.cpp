@@ -40,6 +40,8 @@ void add_flags(CLI::App& app, Flags& flags, ServerConfig& config, BatchingConfig
   app.add_option("--max-message-bytes", config.limits.max_message_bytes, "largest request message");
   app.add_option("--max-image-pixels", config.limits.max_image_pixels, "largest image, width x height");
   app.add_option("--max-detections", config.limits.max_detections, "most detections a request may ask for");
+  app.add_option("--shutdown-delay-s", config.shutdown_delay_s,
+                 "on SIGTERM, serve on this long after health turns NOT_SERVING");
   app.add_option("--shutdown-grace-s", config.shutdown_grace_s, "time in-flight calls get on SIGTERM");
   app.add_option("--tls-cert", config.tls.cert, "server certificate chain (PEM): enables TLS");
   app.add_option("--tls-key", config.tls.key, "server private key (PEM)");

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "server/logging.h"
 
@@ -99,8 +100,11 @@ void RoiServer::set_serving(bool serving) {
 void RoiServer::shutdown() {
   if (stopped_ || !server_) return;
   stopped_ = true;
-  log_event(spdlog::level::info, {{"event", "draining"}, {"grace_s", config_.shutdown_grace_s}});
+  log_event(spdlog::level::info, {{"event", "draining"},
+                                  {"delay_s", config_.shutdown_delay_s},
+                                  {"grace_s", config_.shutdown_grace_s}});
   set_serving(false);
+  std::this_thread::sleep_for(std::chrono::duration<double>(config_.shutdown_delay_s));
   const auto grace = std::chrono::duration<double>(config_.shutdown_grace_s);
   // Returns once every call has ended: finished within the grace period, or
   // cancelled after it (their queued jobs are then dropped unrun).

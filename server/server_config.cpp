@@ -70,6 +70,7 @@ ServerConfig read_server_config(const std::filesystem::path& file) {
     reader.read("threads", config.threads);
     reader.read("device", config.device);
     reader.read("default_model", config.default_model);
+    reader.read("shutdown_delay_s", config.shutdown_delay_s);
     reader.read("shutdown_grace_s", config.shutdown_grace_s);
     reader.read("log_level", config.log_level);
     reader.read("log_format", config.log_format);
@@ -142,6 +143,7 @@ void validate_server_config(const ServerConfig& config) {
           limits.max_concurrent_streams, ">= 1");
   require(limits.max_stream_in_flight >= 1, "limits.max_stream_in_flight",
           limits.max_stream_in_flight, ">= 1");
+  require(config.shutdown_delay_s >= 0, "shutdown_delay_s", config.shutdown_delay_s, ">= 0");
   require(config.shutdown_grace_s >= 0, "shutdown_grace_s", config.shutdown_grace_s, ">= 0");
   if (config.tls.cert.empty() != config.tls.key.empty()) {
     throw std::invalid_argument("TLS needs both 'tls.cert' and 'tls.key'");

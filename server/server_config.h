@@ -61,7 +61,11 @@ struct ServerConfig {
   LimitsConfig limits;
   TlsConfig tls;
   AuthConfig auth;
-  // On SIGTERM/SIGINT: in-flight calls get this long to finish.
+  // On SIGTERM/SIGINT: health turns NOT_SERVING and new calls are still
+  // served for shutdown_delay_s (load balancers and Kubernetes endpoints take
+  // the replica out meanwhile); then new calls are refused and in-flight
+  // calls get shutdown_grace_s to finish.
+  double shutdown_delay_s = 0.0;
   double shutdown_grace_s = 10.0;
   std::string log_level = "info";  // trace, debug, info, warn, error
   std::string log_format = "text";  // or "json": one object a line

@@ -37,6 +37,7 @@ metrics_listen: ""
 threads: 3
 device: cpu
 default_model: b
+shutdown_delay_s: 1
 shutdown_grace_s: 2.5
 log_level: debug
 log_format: json
@@ -56,6 +57,7 @@ auth: {token_file: tokens, admin_token_file: admin}
   EXPECT_EQ(config.metrics_listen, "");
   EXPECT_EQ(config.threads, 3);
   EXPECT_EQ(config.default_model, "b");
+  EXPECT_EQ(config.shutdown_delay_s, 1.0);
   EXPECT_EQ(config.shutdown_grace_s, 2.5);
   EXPECT_EQ(config.log_format, "json");
   EXPECT_EQ(config.ports_file, dir / "ports.json");
