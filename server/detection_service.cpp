@@ -63,20 +63,45 @@ DetectionService::DetectionService(ModelRepository& models, const TokenAuthentic
                                    const LimitsConfig& limits, ServerMetrics& metrics)
     : models_(models), auth_(auth), limits_(limits), metrics_(metrics) {}
 
-grpc::Status DetectionService::submit(const grpc::ServerContextBase& context, ServedModel& model,
-                                      const ImageInput& image,
-                                      std::vector<detector::HeadRequest> variants,
-                                      Clock::time_point received,
-                                      std::function<void(JobOutcome&&)> on_done,
-                                      std::shared_ptr<InferenceJob>& job) {
+grpc::Status DetectionService::start_job(const grpc::ServerContextBase& context,
+                                         const std::string& model_name, const v1::Image& image,
+                                         google::protobuf::Message* response, CallRecord& record,
+                                         const std::function<PreparedJob(const ServedModel&)>& prepare,
+                                         std::function<void(const grpc::Status&)> done,
+                                         std::shared_ptr<InferenceJob>& job) {
+  std::shared_ptr<ServedModel> model;
+  grpc::Status status = models_.find(model_name, model);
+  if (!status.ok()) return status;
+  record.set_model(model->name());
+  PreparedJob prepared;
+  ImageInput input;
+  status = checked([&] {
+    prepared = prepare(*model);
+    input = image_input(image, limits_.max_image_pixels);
+  });
+  if (!status.ok()) return status;
   job = std::make_shared<InferenceJob>();
-  job->image = image;
-  job->batch_key = image.width << 32 | image.height;
-  job->variants = std::move(variants);
-  job->received = received;
+  job->image = input;
+  job->batch_key = input.width << 32 | input.height;
+  job->variants = std::move(prepared.variants);
+  job->received = record.received();
   job->deadline = call_deadline(context);
-  job->on_done = std::move(on_done);
-  return model.scheduler().submit(job);
+  job->on_done = [response, answer = std::move(prepared.answer),
+                  done = std::move(done)](JobOutcome&& outcome) {
+    grpc::Status status = outcome.status;
+    if (status.ok()) {
+      try {
+        answer(outcome);
+      } catch (const std::exception& error) {
+        response->Clear();
+        status = {grpc::StatusCode::INTERNAL,
+                  std::string("building the response failed: ") + error.what()};
+      }
+    }
+    done(status);
+  };
+  // The model outlives its jobs: its scheduler answers every job before it stops.
+  return model->scheduler().submit(job);
 }
 
 grpc::Status DetectionService::start_detect(const grpc::ServerContextBase& context,
@@ -84,43 +109,25 @@ grpc::Status DetectionService::start_detect(const grpc::ServerContextBase& conte
                                             v1::DetectResponse* response, CallRecord& record,
                                             std::function<void(const grpc::Status&)> done,
                                             std::shared_ptr<InferenceJob>& job) {
-  std::shared_ptr<ServedModel> model;
-  grpc::Status status = models_.find(request.options().model(), model);
-  if (!status.ok()) return status;
-  record.set_model(model->name());
-  ResolvedOptions options;
-  ImageInput image;
-  status = checked([&] {
-    options = resolve_detect_options(request.options(), model->detector(), limits_);
-    image = image_input(request.image(), limits_.max_image_pixels);
-  });
-  if (!status.ok()) return status;
   const Clock::time_point received = record.received();
-  // The model outlives its jobs: its scheduler answers every job before it stops.
-  ServedModel* served = model.get();
-  auto on_done = [this, served, &request, response, options, received,
-                  done = std::move(done)](JobOutcome&& outcome) {
-    grpc::Status status = outcome.status;
-    if (status.ok()) {
-      try {
-        const Clock::time_point encode_start = Clock::now();
-        response->set_request_id(request.request_id());
-        response->set_model(served->name());
-        fill_detect_response(outcome, options.variants[0], served->config(), options.mask_format,
-                             response);
-        const detector::StageTimings closing = closing_timings(encode_start, received);
-        add_latencies(closing, response->mutable_latency());
-        metrics_.observe_stages(served->name(), outcome.shared_timings);
-        metrics_.observe_stages(served->name(), outcome.variants[0].timings);
-        metrics_.observe_stages(served->name(), closing);
-      } catch (const std::exception& error) {
-        response->Clear();
-        status = {grpc::StatusCode::INTERNAL, std::string("building the response failed: ") + error.what()};
-      }
-    }
-    done(status);
+  auto prepare = [&](const ServedModel& model) {
+    const ResolvedOptions options = resolve_detect_options(request.options(), model.detector(), limits_);
+    auto answer = [this, &model, &request, response, options, received](const JobOutcome& outcome) {
+      const Clock::time_point encode_start = Clock::now();
+      response->set_request_id(request.request_id());
+      response->set_model(model.name());
+      fill_detect_response(outcome, options.variants[0], model.config(), options.mask_format,
+                           response);
+      const detector::StageTimings closing = closing_timings(encode_start, received);
+      add_latencies(closing, response->mutable_latency());
+      metrics_.observe_stages(model.name(), outcome.shared_timings);
+      metrics_.observe_stages(model.name(), outcome.variants[0].timings);
+      metrics_.observe_stages(model.name(), closing);
+    };
+    return PreparedJob{options.variants, answer};
   };
-  return submit(context, *model, image, options.variants, received, std::move(on_done), job);
+  return start_job(context, request.options().model(), request.image(), response, record, prepare,
+                   std::move(done), job);
 }
 
 grpc::Status DetectionService::start_compare(const grpc::ServerContextBase& context,
@@ -128,71 +135,54 @@ grpc::Status DetectionService::start_compare(const grpc::ServerContextBase& cont
                                              v1::CompareResponse* response, CallRecord& record,
                                              std::function<void(const grpc::Status&)> done,
                                              std::shared_ptr<InferenceJob>& job) {
-  std::shared_ptr<ServedModel> model;
-  grpc::Status status = models_.find(request.options().model(), model);
-  if (!status.ok()) return status;
-  record.set_model(model->name());
-  ResolvedOptions options;
-  AgreementOptions agreement;
-  ImageInput image;
-  status = checked([&] {
-    options = resolve_compare_options(request, model->detector(), limits_);
-    agreement = resolve_agreement_options(request);
-    image = image_input(request.image(), limits_.max_image_pixels);
-  });
-  if (!status.ok()) return status;
   const Clock::time_point received = record.received();
-  ServedModel* served = model.get();
-  auto on_done = [this, served, &request, response, options, agreement, received,
-                  done = std::move(done)](JobOutcome&& outcome) {
-    grpc::Status status = outcome.status;
-    if (status.ok()) {
-      try {
-        response->set_request_id(request.request_id());
-        response->set_model(served->name());
-        fill_compare_response(outcome, options, agreement, served->config(), response);
-        // Each variant has its own "encode" (fill_compare_response).
-        detector::StageTimings total;
-        total.add("total", milliseconds_since(received, Clock::now()));
-        add_latencies(total, response->mutable_shared_latency());
-        metrics_.observe_stages(served->name(), outcome.shared_timings);
-        metrics_.observe_stages(served->name(), total);
-      } catch (const std::exception& error) {
-        response->Clear();
-        status = {grpc::StatusCode::INTERNAL, std::string("building the response failed: ") + error.what()};
-      }
-    }
-    done(status);
+  auto prepare = [&](const ServedModel& model) {
+    const ResolvedOptions options = resolve_compare_options(request, model.detector(), limits_);
+    const AgreementOptions agreement = resolve_agreement_options(request);
+    auto answer = [this, &model, &request, response, options, agreement,
+                   received](const JobOutcome& outcome) {
+      response->set_request_id(request.request_id());
+      response->set_model(model.name());
+      fill_compare_response(outcome, options, agreement, model.config(), response);
+      // Each variant has its own "encode" (fill_compare_response).
+      detector::StageTimings total;
+      total.add("total", milliseconds_since(received, Clock::now()));
+      add_latencies(total, response->mutable_shared_latency());
+      metrics_.observe_stages(model.name(), outcome.shared_timings);
+      metrics_.observe_stages(model.name(), total);
+    };
+    return PreparedJob{options.variants, answer};
   };
-  return submit(context, *model, image, options.variants, received, std::move(on_done), job);
+  return start_job(context, request.options().model(), request.image(), response, record, prepare,
+                   std::move(done), job);
+}
+
+template <typename Request, typename Response, typename Start>
+grpc::ServerUnaryReactor* DetectionService::unary_inference(const char* method,
+                                                            grpc::CallbackServerContext* context,
+                                                            const Request* request,
+                                                            Response* response, Start start) {
+  auto* call = new UnaryCall(metrics_, method, *context);
+  call->record.set_request_id(request->request_id());
+  grpc::Status status = auth_.authorize(*context, Role::kUser);
+  if (status.ok()) {
+    status = (this->*start)(*context, *request, response, call->record,
+                            [call](const grpc::Status& done) { call->complete(done); }, call->job);
+  }
+  if (!status.ok()) call->complete(status);
+  return call;
 }
 
 grpc::ServerUnaryReactor* DetectionService::Detect(grpc::CallbackServerContext* context,
                                                    const v1::DetectRequest* request,
                                                    v1::DetectResponse* response) {
-  auto* call = new UnaryCall(metrics_, "Detect", *context);
-  call->record.set_request_id(request->request_id());
-  grpc::Status status = auth_.authorize(*context, Role::kUser);
-  if (status.ok()) {
-    status = start_detect(*context, *request, response, call->record,
-                          [call](const grpc::Status& done) { call->complete(done); }, call->job);
-  }
-  if (!status.ok()) call->complete(status);
-  return call;
+  return unary_inference("Detect", context, request, response, &DetectionService::start_detect);
 }
 
 grpc::ServerUnaryReactor* DetectionService::Compare(grpc::CallbackServerContext* context,
                                                     const v1::CompareRequest* request,
                                                     v1::CompareResponse* response) {
-  auto* call = new UnaryCall(metrics_, "Compare", *context);
-  call->record.set_request_id(request->request_id());
-  grpc::Status status = auth_.authorize(*context, Role::kUser);
-  if (status.ok()) {
-    status = start_compare(*context, *request, response, call->record,
-                           [call](const grpc::Status& done) { call->complete(done); }, call->job);
-  }
-  if (!status.ok()) call->complete(status);
-  return call;
+  return unary_inference("Compare", context, request, response, &DetectionService::start_compare);
 }
 
 grpc::ServerBidiReactor<v1::DetectRequest, v1::DetectStreamResponse>*

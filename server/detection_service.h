@@ -47,14 +47,31 @@ class DetectionService final : public v1::DetectionService::CallbackService {
   const LimitsConfig& limits() const { return limits_; }
 
  private:
+  // What a request asks of its model: the variants to run, and how to
+  // answer from their outcome (on the worker).
+  struct PreparedJob {
+    std::vector<detector::HeadRequest> variants;
+    std::function<void(const JobOutcome&)> answer;
+  };
+
+  // The steps every inference request shares: model, `prepare` (which
+  // throws std::invalid_argument for bad options), image checks, the job,
+  // the queue. On OK, `done` follows `answer` exactly once.
+  grpc::Status start_job(const grpc::ServerContextBase& context, const std::string& model_name,
+                         const v1::Image& image, google::protobuf::Message* response,
+                         CallRecord& record,
+                         const std::function<PreparedJob(const ServedModel&)>& prepare,
+                         std::function<void(const grpc::Status&)> done,
+                         std::shared_ptr<InferenceJob>& job);
   grpc::Status start_compare(const grpc::ServerContextBase& context,
                              const v1::CompareRequest& request, v1::CompareResponse* response,
                              CallRecord& record, std::function<void(const grpc::Status&)> done,
                              std::shared_ptr<InferenceJob>& job);
-  grpc::Status submit(const grpc::ServerContextBase& context, ServedModel& model,
-                      const ImageInput& image, std::vector<detector::HeadRequest> variants,
-                      Clock::time_point received, std::function<void(JobOutcome&&)> on_done,
-                      std::shared_ptr<InferenceJob>& job);
+  // A unary call that runs a job: Detect, Compare.
+  template <typename Request, typename Response, typename Start>
+  grpc::ServerUnaryReactor* unary_inference(const char* method, grpc::CallbackServerContext* context,
+                                            const Request* request, Response* response,
+                                            Start start);
 
   ModelRepository& models_;
   const TokenAuthenticator& auth_;
