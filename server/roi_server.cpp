@@ -93,8 +93,11 @@ void RoiServer::load_models() {
 
 void RoiServer::set_serving(bool serving) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  // The server ("") is SERVING only while the service is: whoever has seen
+  // the server SERVING finds the service SERVING too.
+  if (serving) health->SetServingStatus(kServiceName, true);
   health->SetServingStatus("", serving);
-  health->SetServingStatus(kServiceName, serving);
+  if (!serving) health->SetServingStatus(kServiceName, false);
 }
 
 void RoiServer::shutdown() {
