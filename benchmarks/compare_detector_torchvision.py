@@ -17,7 +17,7 @@ two alternate in rounds, so that a change in the machine's load hits both.
 Reports speed, asserts nothing.
 
     /usr/bin/python3 benchmarks/compare_detector_torchvision.py [--architecture maskrcnn_resnet50_fpn]
-        [--checkpoint model.pth --norm-eps 0.0] [--threads 2] [--rounds 3] [--iterations 3]
+        [--checkpoint model.pth --norm-eps 0.0] [--threads 2] [--rounds 5] [--iterations 2]
         [--build build] [--json out.json]
 """
 import argparse
@@ -166,8 +166,8 @@ def main():
     parser.add_argument("--checkpoint", type=Path, help="torchvision state dict (default: seeded random weights)")
     parser.add_argument("--norm-eps", type=float, default=0.0, help="FrozenBatchNorm eps (0.0: COCO_V1 weights)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3, help="alternations of torchvision and roiserve")
-    parser.add_argument("--iterations", type=int, default=3, help="timed forwards per side and round")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of torchvision and roiserve")
+    parser.add_argument("--iterations", type=int, default=2, help="timed forwards per side and round")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--build", type=Path, default=REPO_ROOT / "build")
     parser.add_argument("--json", type=Path)

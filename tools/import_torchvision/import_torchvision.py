@@ -75,10 +75,12 @@ def model_config(architecture, state, name, norm_eps, class_names):
 
 def write_bundle(output, config, state):
     output.mkdir(parents=True, exist_ok=True)
-    # The same file-by-file atomic replacement as roiserve's own bundle writer:
-    # a server reading the bundle never sees half a file.
-    for file, write in (("model.yaml", lambda path: path.write_text(yaml.safe_dump(config, sort_keys=False))),
-                        (WEIGHTS_FILE, lambda path: torch.save(state, path))):
+    model_yaml = yaml.safe_dump(config, sort_keys=False, default_flow_style=None, width=100)
+    writers = {"model.yaml": lambda path: path.write_text(model_yaml),
+               WEIGHTS_FILE: lambda path: torch.save(state, path)}
+    # File by file atomically, as roiserve's own bundle writer: a server
+    # reading the bundle never sees half a file.
+    for file, write in writers.items():
         partial = output / (file + ".partial")
         write(partial)
         os.replace(partial, output / file)
@@ -108,7 +110,7 @@ def main(argv=None):
         print(f"import_torchvision: {args.checkpoint}: {error}", file=sys.stderr)
         return 1
     write_bundle(args.output, config, converted)
-    print(f"{args.output}: {architecture}, {len(config['classes'])} classes, {len(converted)} tensors, "
+    print(f"{args.output}: {architecture}, {len(config['classes'])} classes + background, {len(converted)} tensors, "
           f"norm eps {args.norm_eps}")
     return 0
 
