@@ -138,12 +138,20 @@ def test_mask_format_none_runs_no_mask_stage_and_returns_no_masks(server, png_re
 
 # ----- image encodings and raw pixels ---------------------------------------------------
 
-ENCODINGS = {  # name: (PIL format, save options, decodes to exactly the PNG's pixels)
-    "png": ("PNG", {}, True),
-    "bmp": ("BMP", {}, True),
-    "tiff": ("TIFF", {}, True),
-    "webp": ("WEBP", {"lossless": True}, True),
-    "jpeg": ("JPEG", {"quality": 90}, False),
+def rgba(pixels):
+    return np.dstack([pixels, np.arange(pixels[..., 0].size, dtype=np.uint8).reshape(pixels.shape[:2])])
+
+
+ENCODINGS = {  # name: (the file's bytes from RGB pixels, decodes to exactly the pixels)
+    "png": (lambda p: encode(p, "PNG"), True),
+    "bmp": (lambda p: encode(p, "BMP"), True),
+    "tiff": (lambda p: encode(p, "TIFF"), True),
+    "tiff lzw": (lambda p: encode(p, "TIFF", compression="tiff_lzw"), True),
+    "webp lossless": (lambda p: encode(p, "WEBP", lossless=True), True),  # a VP8L chunk
+    "webp": (lambda p: encode(p, "WEBP", quality=90), False),  # a VP8 chunk
+    "webp with alpha": (lambda p: encode(rgba(p), "WEBP", quality=90), False),  # VP8X
+    "jpeg": (lambda p: encode(p, "JPEG", quality=90), False),
+    "jpeg progressive": (lambda p: encode(p, "JPEG", quality=90, progressive=True), False),  # SOF2
 }
 
 
@@ -151,11 +159,10 @@ ENCODINGS = {  # name: (PIL format, save options, decodes to exactly the PNG's p
 def encoded_files(tmp_path_factory):
     """Image 0 in every encoding, and roiserve-detect's records of those files."""
     directory = tmp_path_factory.mktemp("encodings")
-    pixels = rgb_pixels(0)
     files = {}
-    for name, (image_format, options, _) in ENCODINGS.items():
-        files[name] = directory / f"image.{name}"
-        files[name].write_bytes(encode(pixels, image_format, **options))
+    for index, (name, (make, _)) in enumerate(ENCODINGS.items()):
+        files[name] = directory / f"image{index}"
+        files[name].write_bytes(make(rgb_pixels(0)))
     records = detect_json(directory, list(files.values()))["images"]
     return files, dict(zip(files, records))
 
@@ -166,12 +173,8 @@ def test_every_encoding_is_accepted_and_detected_as_roiserve_detect_does(server,
     response = detect(server, files[name].read_bytes())
     assert (response.image_width, response.image_height) == (expected[name]["width"], expected[name]["height"])
     assert detection_records(response.detections) == expected[name]["detections"]
-    if ENCODINGS[name][2]:
+    if ENCODINGS[name][1]:
         assert detection_records(response.detections) == detection_records(png_response.detections)
-
-
-def rgba(pixels):
-    return np.dstack([pixels, np.arange(pixels[..., 0].size, dtype=np.uint8).reshape(pixels.shape[:2])])
 
 
 RAW_FORMS = {  # name: the pixels of image 0 as sent

@@ -2,6 +2,7 @@
 cancellation (the work of a dead call is dropped, never run), a full queue,
 dynamic batching, and the SIGTERM drain. Each behaviour gets a server
 configured for it."""
+import threading
 import time
 
 import grpc
@@ -83,6 +84,38 @@ def test_a_cancelled_call_is_answered_cancelled_and_its_work_never_runs(serial_s
     after = wait_counted(server, "CANCELLED")
     assert metric_value(after, "roiserve_batch_size_count") == metric_value(before, "roiserve_batch_size_count") + 1
     assert "the call was cancelled" in server.log()
+
+
+def test_a_cancelled_stream_drops_its_queued_messages_and_the_server_serves_on(serial_server):
+    server = serial_server
+    before = server.metrics()
+    slow = occupy_worker(server)
+    small = encode(rgb_pixels(0)[:64, :64], "PNG")
+    hang_up = threading.Event()
+
+    def requests():  # five messages, then the stream stays open until cancelled
+        for index in range(5):
+            yield detect_request(small, request_id=f"m{index}")
+        hang_up.wait(CALL_TIMEOUT_S)
+
+    stream = server.stub().DetectStream(requests(), timeout=CALL_TIMEOUT_S)
+    wait_until(lambda: server.metric("roiserve_queue_depth") == 5, CALL_TIMEOUT_S,
+               "the five messages to wait in the queue", server.log_tail)
+    stream.cancel()
+    hang_up.set()
+    assert len(slow.result().results) == len(EVERY_VARIANT)
+
+    def counted():
+        metrics = server.metrics()
+        return metric_value(metrics, "roiserve_requests_total", method="DetectStream", code="CANCELLED") >= 1 and metrics
+
+    after = wait_until(counted, CALL_TIMEOUT_S, "the stream to be counted CANCELLED", server.log_tail)
+    dropped = (metric_value(after, "roiserve_requests_total", method="DetectStream.message", code="CANCELLED")
+               - metric_value(before, "roiserve_requests_total", method="DetectStream.message", code="CANCELLED"))
+    assert dropped == 5
+    assert metric_value(after, "roiserve_batch_size_count") == metric_value(before, "roiserve_batch_size_count") + 1
+    response = server.stub().Detect(detect_request(small), timeout=CALL_TIMEOUT_S)
+    assert (response.image_width, response.image_height) == (64, 64)
 
 
 # ----- a full queue ----------------------------------------------------------------------
