@@ -29,7 +29,10 @@ grpc::Status BatchScheduler::submit(std::shared_ptr<InferenceJob> job) {
   size_t depth;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_) return {grpc::StatusCode::UNAVAILABLE, "the server is shutting down"};
+    if (stopping_) {
+      return {grpc::StatusCode::UNAVAILABLE,
+              "the model no longer serves (unloaded, reloaded or the server is stopping)"};
+    }
     if (static_cast<int64_t>(queue_.size()) >= config_.max_queue_size) {
       // Make room from jobs nobody waits for any more before refusing.
       const Clock::time_point now = Clock::now();

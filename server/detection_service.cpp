@@ -67,41 +67,48 @@ grpc::Status DetectionService::start_job(const grpc::ServerContextBase& context,
                                          const std::string& model_name, const v1::Image& image,
                                          google::protobuf::Message* response, CallRecord& record,
                                          const std::function<PreparedJob(const ServedModel&)>& prepare,
-                                         std::function<void(const grpc::Status&)> done,
+                                         const std::function<void(const grpc::Status&)>& done,
                                          std::shared_ptr<InferenceJob>& job) {
   std::shared_ptr<ServedModel> model;
   grpc::Status status = models_.find(model_name, model);
-  if (!status.ok()) return status;
-  record.set_model(model->name());
-  PreparedJob prepared;
   ImageInput input;
-  status = checked([&] {
-    prepared = prepare(*model);
-    input = image_input(image, limits_.max_image_pixels);
-  });
-  if (!status.ok()) return status;
-  job = std::make_shared<InferenceJob>();
-  job->image = input;
-  job->batch_key = input.width << 32 | input.height;
-  job->variants = std::move(prepared.variants);
-  job->received = record.received();
-  job->deadline = call_deadline(context);
-  job->on_done = [response, answer = std::move(prepared.answer),
-                  done = std::move(done)](JobOutcome&& outcome) {
-    grpc::Status status = outcome.status;
-    if (status.ok()) {
-      try {
-        answer(outcome);
-      } catch (const std::exception& error) {
-        response->Clear();
-        status = {grpc::StatusCode::INTERNAL,
-                  std::string("building the response failed: ") + error.what()};
+  // A model reloaded between find() and submit() refuses the job: it goes
+  // to the model that replaced it, so that a reload fails no request.
+  for (int attempt = 0; status.ok(); ++attempt) {
+    record.set_model(model->name());
+    PreparedJob prepared;
+    status = checked([&] {
+      prepared = prepare(*model);
+      if (attempt == 0) input = image_input(image, limits_.max_image_pixels);
+    });
+    if (!status.ok()) return status;
+    job = std::make_shared<InferenceJob>();
+    job->image = input;
+    job->batch_key = input.width << 32 | input.height;
+    job->variants = std::move(prepared.variants);
+    job->received = record.received();
+    job->deadline = call_deadline(context);
+    job->on_done = [response, answer = std::move(prepared.answer), done](JobOutcome&& outcome) {
+      grpc::Status status = outcome.status;
+      if (status.ok()) {
+        try {
+          answer(outcome);
+        } catch (const std::exception& error) {
+          response->Clear();
+          status = {grpc::StatusCode::INTERNAL,
+                    std::string("building the response failed: ") + error.what()};
+        }
       }
-    }
-    done(status);
-  };
-  // The model outlives its jobs: its scheduler answers every job before it stops.
-  return model->scheduler().submit(job);
+      done(status);
+    };
+    // The model outlives its jobs: its scheduler answers every job before it stops.
+    status = model->scheduler().submit(job);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE || attempt > 0) return status;
+    std::shared_ptr<ServedModel> replacement;
+    if (!models_.find(model_name, replacement).ok() || replacement == model) return status;
+    model = std::move(replacement);
+  }
+  return status;
 }
 
 grpc::Status DetectionService::start_detect(const grpc::ServerContextBase& context,
@@ -127,7 +134,7 @@ grpc::Status DetectionService::start_detect(const grpc::ServerContextBase& conte
     return PreparedJob{options.variants, answer};
   };
   return start_job(context, request.options().model(), request.image(), response, record, prepare,
-                   std::move(done), job);
+                   done, job);
 }
 
 grpc::Status DetectionService::start_compare(const grpc::ServerContextBase& context,
@@ -154,7 +161,7 @@ grpc::Status DetectionService::start_compare(const grpc::ServerContextBase& cont
     return PreparedJob{options.variants, answer};
   };
   return start_job(context, request.options().model(), request.image(), response, record, prepare,
-                   std::move(done), job);
+                   done, job);
 }
 
 template <typename Request, typename Response, typename Start>

@@ -61,7 +61,7 @@ class DetectionService final : public v1::DetectionService::CallbackService {
                          const v1::Image& image, google::protobuf::Message* response,
                          CallRecord& record,
                          const std::function<PreparedJob(const ServedModel&)>& prepare,
-                         std::function<void(const grpc::Status&)> done,
+                         const std::function<void(const grpc::Status&)>& done,
                          std::shared_ptr<InferenceJob>& job);
   grpc::Status start_compare(const grpc::ServerContextBase& context,
                              const v1::CompareRequest& request, v1::CompareResponse* response,

@@ -96,12 +96,14 @@ void write_ports_file(const std::filesystem::path& path, const RoiServer& server
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Signals are taken by sigwait below; every thread started from here on
-  // inherits the mask, so none of them is interrupted by one.
+  // Signals are taken by sigwait below (SIGTERM and SIGINT stop, SIGHUP
+  // reloads); every thread started from here on inherits the mask, so none
+  // of them is interrupted by one.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   CLI::App app{"roiserve-server: object detection with swappable RoI heads over gRPC"};
@@ -127,9 +129,18 @@ int main(int argc, char** argv) {
     log_event(spdlog::level::err, {{"event", "startup_failed"}, {"error", error.what()}});
     return 1;
   }
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
-  log_event(spdlog::level::info, {{"event", "signal"}, {"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  // SIGHUP: the models of the flags and the config file, read again
+  // (reloaded from disk, loaded, unloaded).
+  for (int signal = 0; sigwait(&stop_signals, &signal) == 0 && signal == SIGHUP;) {
+    log_event(spdlog::level::info, {{"event", "signal"}, {"signal", "SIGHUP"}});
+    try {
+      CLI::App again;
+      server.apply_models(build_config(argc, argv, again).models);
+    } catch (const std::exception& error) {
+      log_event(spdlog::level::err, {{"event", "reload_failed"}, {"error", error.what()}});
+    }
+  }
+  log_event(spdlog::level::info, {{"event", "stopping"}});
   server.shutdown();
   return 0;
 }

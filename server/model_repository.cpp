@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "detector/bundle/model_bundle.h"
@@ -23,10 +24,11 @@ void warm_up(detector::DetectorImpl& detector, c10::Device device) {
 
 }  // namespace
 
-ServedModel::ServedModel(std::string name, detector::Detector detector,
+ServedModel::ServedModel(std::string name, std::filesystem::path path, detector::Detector detector,
                          const BatchingConfig& batching, c10::Device device,
                          uint64_t max_image_pixels, int threads, ServerMetrics& metrics)
     : name_(std::move(name)),
+      path_(std::move(path)),
       detector_(std::move(detector)),
       device_(device),
       runner_(detector_, device, max_image_pixels) {
@@ -44,30 +46,38 @@ ServedModel::ServedModel(std::string name, detector::Detector detector,
 ModelRepository::ModelRepository(const ServerConfig& config, ServerMetrics& metrics)
     : config_(config), metrics_(metrics) {}
 
-void ModelRepository::load_all() {
+grpc::Status ModelRepository::build(const ModelEntry& entry,
+                                    std::shared_ptr<ServedModel>& model) const {
   const c10::Device device(config_.device);
-  for (const ModelEntry& entry : config_.models) {
-    detector::Detector detector{nullptr};
-    try {
-      detector = detector::load_bundle(entry.path);
-    } catch (const std::exception& error) {
-      throw std::runtime_error("cannot load model bundle '" + entry.path.string() +
-                               "': " + error.what());
-    }
+  detector::Detector detector{nullptr};
+  try {
+    detector = detector::load_bundle(entry.path);
     detector->to(device);
     warm_up(*detector, device);
-    const std::string name = entry.name.empty() ? detector->config().name : entry.name;
-    auto model = std::make_shared<ServedModel>(name, detector, entry.batching, device,
-                                               config_.limits.max_image_pixels,
-                                               at::get_num_threads(), metrics_);
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (models_.count(name)) {
-      throw std::runtime_error("two models are named '" + name + "' (" + entry.path.string() +
-                               "); give one a name in the config");
+  } catch (const std::exception& error) {
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "cannot load model bundle '" + entry.path.string() + "': " + error.what()};
+  }
+  const std::string name = entry.name.empty() ? detector->config().name : entry.name;
+  model = std::make_shared<ServedModel>(name, entry.path, detector, entry.batching, device,
+                                        config_.limits.max_image_pixels, at::get_num_threads(),
+                                        metrics_);
+  return grpc::Status::OK;
+}
+
+void ModelRepository::retire(const std::shared_ptr<ServedModel>& model) {
+  model->scheduler().stop();
+}
+
+void ModelRepository::load_all() {
+  for (const ModelEntry& entry : config_.models) {
+    std::shared_ptr<ServedModel> loaded;
+    const grpc::Status status = load(entry, loaded);
+    if (!status.ok()) {
+      throw std::runtime_error(status.error_code() == grpc::StatusCode::ALREADY_EXISTS
+                                   ? status.error_message() + "; give one a name in the config"
+                                   : status.error_message());
     }
-    models_[name] = model;
-    order_.push_back(name);
-    metrics_.set_model_ready(name, true);
   }
   std::lock_guard<std::mutex> lock(mutex_);
   default_name_ = config_.default_model.empty() ? order_.front() : config_.default_model;
@@ -75,6 +85,72 @@ void ModelRepository::load_all() {
     throw std::runtime_error("the default model '" + default_name_ + "' is not configured");
   }
   loaded_ = true;
+}
+
+grpc::Status ModelRepository::load(const ModelEntry& entry, std::shared_ptr<ServedModel>& loaded) {
+  std::lock_guard<std::mutex> admin(admin_mutex_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!entry.name.empty() && models_.count(entry.name)) {
+      return {grpc::StatusCode::ALREADY_EXISTS, "a model named '" + entry.name + "' is loaded"};
+    }
+  }
+  std::shared_ptr<ServedModel> model;
+  const grpc::Status status = build(entry, model);
+  if (!status.ok()) return status;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (models_.count(model->name())) {
+    return {grpc::StatusCode::ALREADY_EXISTS, "a model named '" + model->name() + "' is loaded (" +
+                                                  models_.at(model->name())->path().string() + ")"};
+  }
+  models_[model->name()] = model;
+  order_.push_back(model->name());
+  metrics_.set_model_ready(model->name(), true);
+  loaded = model;
+  return grpc::Status::OK;
+}
+
+grpc::Status ModelRepository::reload(const std::string& name, const std::filesystem::path& path,
+                                     const std::optional<BatchingConfig>& batching,
+                                     std::shared_ptr<ServedModel>& loaded) {
+  std::lock_guard<std::mutex> admin(admin_mutex_);
+  std::shared_ptr<ServedModel> old;
+  grpc::Status status = find(name, old);
+  if (!status.ok()) return status;
+  const ModelEntry entry{old->name(), path.empty() ? old->path() : path,
+                         batching.value_or(old->scheduler().config())};
+  std::shared_ptr<ServedModel> model;
+  status = build(entry, model);
+  if (!status.ok()) return status;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    models_[model->name()] = model;
+  }
+  retire(old);
+  loaded = model;
+  return grpc::Status::OK;
+}
+
+grpc::Status ModelRepository::unload(const std::string& name) {
+  std::lock_guard<std::mutex> admin(admin_mutex_);
+  std::shared_ptr<ServedModel> model;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto found = models_.find(name);
+    if (found == models_.end()) {
+      return {grpc::StatusCode::NOT_FOUND, "no model named '" + name + "' is loaded"};
+    }
+    if (name == default_name_) {
+      return {grpc::StatusCode::FAILED_PRECONDITION,
+              "'" + name + "' is the default model and cannot be unloaded"};
+    }
+    model = found->second;
+    models_.erase(found);
+    order_.erase(std::find(order_.begin(), order_.end(), name));
+  }
+  retire(model);
+  metrics_.set_model_ready(name, false);
+  return grpc::Status::OK;
 }
 
 grpc::Status ModelRepository::find(const std::string& name,
@@ -104,8 +180,9 @@ std::string ModelRepository::default_name() const {
 }
 
 void ModelRepository::stop_all() {
+  std::lock_guard<std::mutex> admin(admin_mutex_);
   for (const auto& model : models()) {
-    model->scheduler().stop();
+    retire(model);
     metrics_.set_model_ready(model->name(), false);
   }
 }

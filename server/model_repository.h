@@ -3,11 +3,13 @@
 // batch scheduler and runner. Models are shared_ptrs, so a request holds its
 // model for as long as it runs, whatever happens to the repository meanwhile.
 #include <c10/core/Device.h>
+#include <filesystem>
 #include <grpcpp/support/status.h>
 
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,10 +24,12 @@ namespace roiserve::server {
 class ServedModel {
  public:
   // Starts the model's batching worker; `threads` is its intra-op thread count.
-  ServedModel(std::string name, detector::Detector detector, const BatchingConfig& batching,
-              c10::Device device, uint64_t max_image_pixels, int threads, ServerMetrics& metrics);
+  ServedModel(std::string name, std::filesystem::path path, detector::Detector detector,
+              const BatchingConfig& batching, c10::Device device, uint64_t max_image_pixels,
+              int threads, ServerMetrics& metrics);
 
   const std::string& name() const { return name_; }
+  const std::filesystem::path& path() const { return path_; }
   const detector::DetectorImpl& detector() const { return *detector_; }
   const detector::ModelConfig& config() const { return detector_->config(); }
   BatchScheduler& scheduler() { return *scheduler_; }
@@ -33,6 +37,7 @@ class ServedModel {
 
  private:
   std::string name_;
+  std::filesystem::path path_;
   detector::Detector detector_;
   c10::Device device_;
   BatchRunner runner_;
@@ -48,6 +53,20 @@ class ModelRepository {
   // that failed and why.
   void load_all();
 
+  // Loads a bundle under entry.name (empty: the bundle's own name):
+  // ALREADY_EXISTS when the name is taken, INVALID_ARGUMENT when the bundle
+  // does not load. The model serves once this returns OK.
+  grpc::Status load(const ModelEntry& entry, std::shared_ptr<ServedModel>& loaded);
+  // Loads the model's bundle again (from `path` when given, with `batching`
+  // when given) while the old one serves, switches, then lets the old one
+  // finish what it admitted.
+  grpc::Status reload(const std::string& name, const std::filesystem::path& path,
+                      const std::optional<BatchingConfig>& batching,
+                      std::shared_ptr<ServedModel>& loaded);
+  // Stops admitting for the model, finishes what it admitted, unloads it.
+  // FAILED_PRECONDITION for the default model.
+  grpc::Status unload(const std::string& name);
+
   // The model of that name (empty: the default): NOT_FOUND for an unknown
   // name, UNAVAILABLE while models are loading.
   grpc::Status find(const std::string& name, std::shared_ptr<ServedModel>& model) const;
@@ -58,12 +77,19 @@ class ModelRepository {
   void stop_all();
 
  private:
+  // Reads, builds and warms up a model, outside every lock.
+  grpc::Status build(const ModelEntry& entry, std::shared_ptr<ServedModel>& model) const;
+  // Finishes what a model that no longer serves had admitted.
+  void retire(const std::shared_ptr<ServedModel>& model);
+
   const ServerConfig& config_;
   ServerMetrics& metrics_;
+  // One load, reload or unload at a time; requests never wait for it.
+  std::mutex admin_mutex_;
   mutable std::mutex mutex_;
   bool loaded_ = false;
   std::map<std::string, std::shared_ptr<ServedModel>> models_;
-  std::vector<std::string> order_;  // as configured
+  std::vector<std::string> order_;  // in the order they were loaded
   std::string default_name_;
 };
 

@@ -6,10 +6,12 @@
 #include <grpcpp/server_builder.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
+#include "detector/bundle/model_bundle.h"
 #include "server/logging.h"
 
 namespace roiserve::server {
@@ -49,6 +51,7 @@ void RoiServer::start() {
   auth_ = std::make_unique<TokenAuthenticator>(config_.auth.token_file, config_.auth.admin_token_file);
   models_ = std::make_unique<ModelRepository>(config_, metrics_);
   service_ = std::make_unique<DetectionService>(*models_, *auth_, config_.limits, metrics_);
+  admin_ = std::make_unique<AdminService>(*models_, *auth_, config_, metrics_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -56,6 +59,7 @@ void RoiServer::start() {
   int port = 0;
   builder.AddListeningPort(config_.listen, server_credentials(config_.tls), &port);
   builder.RegisterService(service_.get());
+  builder.RegisterService(admin_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_message_bytes));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(config_.limits.max_concurrent_streams));
@@ -91,6 +95,38 @@ void RoiServer::load_models() {
   log_event(spdlog::level::info, {{"event", "serving"}, {"default_model", models_->default_name()}});
 }
 
+void RoiServer::apply_models(const std::vector<ModelEntry>& models) {
+  std::set<std::string> listed;
+  for (const ModelEntry& entry : models) {
+    std::string name = entry.name;
+    grpc::Status status;
+    try {
+      if (name.empty()) name = detector::read_model_config(entry.path).name;
+    } catch (const std::exception& error) {
+      status = {grpc::StatusCode::INVALID_ARGUMENT, error.what()};
+    }
+    std::shared_ptr<ServedModel> model;
+    const bool serving = status.ok() && models_->find(name, model).ok();
+    if (status.ok()) {
+      status = serving ? models_->reload(name, entry.path, entry.batching, model)
+                       : models_->load({name, entry.path, entry.batching}, model);
+    }
+    listed.insert(name);
+    log_event(status.ok() ? spdlog::level::info : spdlog::level::err,
+              {{"event", serving ? "model_reloaded" : "model_loaded"},
+               {"model", name},
+               {"path", entry.path.string()},
+               {"error", status.error_message()}});
+  }
+  const std::string default_name = models_->default_name();
+  for (const auto& model : models_->models()) {
+    if (listed.count(model->name()) || model->name() == default_name) continue;
+    const grpc::Status status = models_->unload(model->name());
+    log_event(status.ok() ? spdlog::level::info : spdlog::level::err,
+              {{"event", "model_unloaded"}, {"model", model->name()}, {"error", status.error_message()}});
+  }
+}
+
 void RoiServer::set_serving(bool serving) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   // The server ("") is SERVING only while the service is: whoever has seen
@@ -113,6 +149,7 @@ void RoiServer::shutdown() {
   // cancelled after it (their queued jobs are then dropped unrun).
   server_->Shutdown(std::chrono::system_clock::now() +
                     std::chrono::duration_cast<std::chrono::system_clock::duration>(grace));
+  admin_->join();
   models_->stop_all();
   log_event(spdlog::level::info, {{"event", "stopped"}});
 }

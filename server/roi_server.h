@@ -4,6 +4,7 @@
 //
 //   start()        bind ports; health NOT_SERVING; /metrics up
 //   load_models()  load every bundle; health SERVING
+//   apply_models() on SIGHUP: load, reload and unload to match a config's models
 //   shutdown()     health NOT_SERVING; refuse new calls; in-flight calls get
 //                  the grace period to finish, then are cancelled; workers stop
 #include <grpcpp/server.h>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "server/admin_service.h"
 #include "server/auth.h"
 #include "server/detection_service.h"
 #include "server/metrics.h"
@@ -29,6 +31,10 @@ class RoiServer {
   void start();
   // Throws std::runtime_error naming the bundle that failed.
   void load_models();
+  // Reloads every model of `models` that serves, loads the others, and
+  // unloads those served but not listed (the default model stays). Logs
+  // what fails; what loads serves.
+  void apply_models(const std::vector<ModelEntry>& models);
   void shutdown();
 
   // host:port actually bound (after start()); metrics empty when off.
@@ -43,6 +49,7 @@ class RoiServer {
   std::unique_ptr<TokenAuthenticator> auth_;
   std::unique_ptr<ModelRepository> models_;
   std::unique_ptr<DetectionService> service_;
+  std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   std::string grpc_address_;
   std::string metrics_address_;

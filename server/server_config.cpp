@@ -113,20 +113,21 @@ ServerConfig read_server_config(const std::filesystem::path& file) {
   }
 }
 
+void validate_batching(const BatchingConfig& batching, const std::string& where) {
+  require(batching.max_batch_size >= 1 && batching.max_batch_size <= 256,
+          where + "max_batch_size", batching.max_batch_size, "in 1..256");
+  require(batching.max_queue_delay_ms >= 0 && batching.max_queue_delay_ms <= 10000,
+          where + "max_queue_delay_ms", batching.max_queue_delay_ms, "in 0..10000");
+  require(batching.max_queue_size >= 1, where + "max_queue_size", batching.max_queue_size, ">= 1");
+}
+
 void validate_server_config(const ServerConfig& config) {
   if (config.listen.empty()) throw std::invalid_argument("'listen' must not be empty");
   require(config.threads >= 0, "threads", config.threads, ">= 0 (0: every core)");
   if (config.models.empty()) throw std::invalid_argument("no model to serve: give --model DIR");
   std::set<std::string> names;
   for (const ModelEntry& model : config.models) {
-    const BatchingConfig& batching = model.batching;
-    const std::string prefix = "batching of " + model.path.string() + ": ";
-    require(batching.max_batch_size >= 1 && batching.max_batch_size <= 256,
-            prefix + "max_batch_size", batching.max_batch_size, "in 1..256");
-    require(batching.max_queue_delay_ms >= 0 && batching.max_queue_delay_ms <= 10000,
-            prefix + "max_queue_delay_ms", batching.max_queue_delay_ms, "in 0..10000");
-    require(batching.max_queue_size >= 1, prefix + "max_queue_size", batching.max_queue_size,
-            ">= 1");
+    validate_batching(model.batching, "batching of " + model.path.string() + ": ");
     if (!model.name.empty() && !names.insert(model.name).second) {
       throw std::invalid_argument("two models are named '" + model.name + "'");
     }

@@ -80,5 +80,7 @@ ServerConfig read_server_config(const std::filesystem::path& file);
 
 // Throws std::invalid_argument naming the first setting out of range.
 void validate_server_config(const ServerConfig& config);
+// The same for one model's batching; `where` prefixes the message.
+void validate_batching(const BatchingConfig& batching, const std::string& where);
 
 }  // namespace roiserve::server
