@@ -1,0 +1,90 @@
+# shellcheck shell=bash
+# Sourced (from the repository root) by docker/test.sh and
+# docker/test-scale-out.sh: podman set up for these machines, the Debian
+# packages the tests need, a local debian:12 base image built from this
+# machine's Debian mirror (no registry needed), and image builds on top of it.
+#
+# Settings (environment):
+#   ROISERVE_CONTAINER_CACHE  where the base image's tarball is kept
+#                             (default ~/.cache/roiserve-containers)
+#   ROISERVE_DEBIAN_SOURCES   the apt sources the base is built from (default:
+#                             /etc/apt/sources.list.d/debian.sources, else
+#                             /etc/apt/sources.list)
+
+export CONTAINERS_CONF="$PWD/docker/containers.conf"
+readonly base_image=localhost/debian:12
+readonly roiserve_image=localhost/roiserve:cpu
+readonly test_inputs_image=localhost/roiserve-test-inputs:cpu
+container_cache=${ROISERVE_CONTAINER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/roiserve-containers}
+
+# Prints a line prefixed with the seconds since the script started.
+say() { printf '[%6.1fs] %s\n' "$SECONDS" "$*"; }
+
+install_missing_packages() {
+  local missing=() package
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$package")
+  done
+  ((${#missing[@]} == 0)) && return
+  say "installing ${missing[*]} (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# debian:12 as mmdebstrap builds it (minbase: essential packages and apt),
+# without documentation, manual pages and translations, as registries' slim
+# images are; its apt sources are this machine's, so the build stage's
+# apt-get reaches the same mirror.
+ensure_base_image() {
+  podman image exists "$base_image" && return
+  local sources=${ROISERVE_DEBIAN_SOURCES:-/etc/apt/sources.list.d/debian.sources}
+  [[ -e "$sources" ]] || sources=/etc/apt/sources.list
+  local tarball="$container_cache/debian-12-minbase.tar"
+  if [[ ! -s "$tarball" ]]; then
+    say "building $base_image with mmdebstrap from $sources"
+    mkdir -p "$container_cache"
+    mmdebstrap --variant=minbase --quiet --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+      --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+      --dpkgopt='path-exclude=/usr/share/locale/*' \
+      bookworm "$tarball.partial" "$sources"
+    mv "$tarball.partial" "$tarball"
+  fi
+  podman import --quiet --change 'CMD ["/bin/bash"]' "$tarball" "$base_image" >/dev/null
+  say "$base_image imported from $tarball"
+}
+
+# build_image TAG DOCKERFILE CONTEXT [podman build flags]: the build's output
+# goes to a log, shown when it fails. Layers are cached: an unchanged tree
+# rebuilds nothing.
+build_image() {
+  local tag=$1 dockerfile=$2 context=$3 log
+  shift 3
+  log=$(mktemp)
+  local started=$SECONDS
+  if ! podman build --format docker --build-arg BASE="$base_image" -f "$dockerfile" -t "$tag" \
+      "$@" "$context" >"$log" 2>&1; then
+    tail -40 "$log" >&2
+    rm -f "$log"
+    echo "podman build of $tag failed" >&2
+    return 1
+  fi
+  rm -f "$log"
+  say "built $tag in $((SECONDS - started)) s"
+}
+
+build_roiserve_image() {
+  build_image "$roiserve_image" docker/Dockerfile . \
+    --build-arg REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+}
+
+# Copies the generated shapes-v1 images and their annotations (the Dockerfile's
+# test-inputs stage) to DIR/images/*.png and DIR/instances.json.
+copy_test_inputs() {
+  local dir=$1 container
+  build_image "$test_inputs_image" docker/Dockerfile . --target test-inputs
+  container=$(podman create "$test_inputs_image")
+  podman cp "$container:/test-inputs/." "$dir/"
+  podman rm "$container" >/dev/null
+}
