@@ -52,6 +52,13 @@ LOG_TAIL_CHARS = 6000
 HEADS = ("roi_align", "roi_pool", "ps_roi_pool", "spp")
 MASK_POOLERS = ("roi_align", "roi_pool")
 SERVICE_NAME = "roiserve.v1.DetectionService"
+# The stages of a response's latency list, in the order the API documents
+# (StageLatency in detection.proto): those run once per image (Compare: once
+# for all variants), the box head's, the mask head's, then encode and total.
+SHARED_STAGES = ["queue_wait", "decode", "preprocess", "backbone", "rpn"]
+BOX_STAGES = ["box_pool", "box_head", "postprocess"]
+MASK_STAGES = ["mask_pool", "mask_head", "paste"]
+DETECT_STAGES = SHARED_STAGES + BOX_STAGES + MASK_STAGES + ["encode", "total"]
 
 
 def _generate_stubs():
@@ -103,15 +110,14 @@ class ServerProcess:
             server.stub().Detect(request, timeout=...)
 
     Entering waits until health says SERVING; leaving stops the server with
-    SIGTERM if it still runs. `credentials` (grpc.ChannelCredentials) and
-    `metadata` are what this harness's own calls (the health wait, channel(),
-    stub()) connect with, for TLS and token servers."""
+    SIGTERM if it still runs. `credentials` (grpc.ChannelCredentials) are
+    what the harness's own channels (the health wait, channel(), stub())
+    connect with: a TLS server's."""
 
-    def __init__(self, *flags, model=SHIPPED_MODEL, credentials=None, channel_options=()):
+    def __init__(self, *flags, model=SHIPPED_MODEL, credentials=None):
         self.flags = [str(flag) for flag in flags]
         self.model = model
         self.credentials = credentials
-        self.channel_options = list(channel_options)
         self.directory = None
         self.process = None
         self.address = None
@@ -120,13 +126,24 @@ class ServerProcess:
         self._stub = None
 
     def __enter__(self):
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self._discard()
+            raise
         return self
 
     def __exit__(self, *exc_info):
         if self.process is not None and self.process.poll() is None:
             self.stop()
+        self._discard()
+
+    def _discard(self):
+        """Kills a server still running (one that failed to start) and removes its files."""
         self.close_channels()
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT_S)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     @property
@@ -175,11 +192,11 @@ class ServerProcess:
             pytest.fail(f"waiting for SERVING: {error.code().name}: {error.details()}\n{self.log_tail()}")
         pytest.fail(f"the health watch ended before SERVING\n{self.log_tail()}")
 
-    def channel(self, credentials=None, options=(), plain=False):
+    def channel(self, credentials=None, plain=False):
         """A new channel to the server (closed when the server is), with
         `credentials`, else the server's own; plain: without any."""
         credentials = None if plain else credentials or self.credentials
-        options = [("grpc.max_receive_message_length", -1), *self.channel_options, *options]
+        options = [("grpc.max_receive_message_length", -1)]  # PNG masks make large responses
         channel = (grpc.secure_channel(self.address, credentials, options) if credentials
                    else grpc.insecure_channel(self.address, options))
         self._channels.append(channel)

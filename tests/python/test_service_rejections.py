@@ -149,16 +149,11 @@ def test_raw_float_pixels_that_are_not_finite_are_refused(server, value):
                    "raw float32 image has NaN or infinite samples")
 
 
-def test_raw_unknown_layout_is_refused(server):
+@pytest.mark.parametrize("field, value", [("layout", 7), ("data_type", 9)])
+def test_raw_unknown_layout_or_data_type_is_refused(server, field, value):
     raw = raw_image(small_pixels())
-    raw.layout = 7
-    assert_refused(server, detect_request(raw), "INVALID_ARGUMENT", "unknown layout 7")
-
-
-def test_raw_unknown_data_type_is_refused(server):
-    raw = raw_image(small_pixels())
-    raw.data_type = 9
-    assert_refused(server, detect_request(raw), "INVALID_ARGUMENT", "unknown data_type 9")
+    setattr(raw, field, value)
+    assert_refused(server, detect_request(raw), "INVALID_ARGUMENT", f"raw image has an unknown {field} {value}")
 
 
 def test_raw_pixel_bomb_is_refused_fast(server):

@@ -2,6 +2,7 @@
 cancellation (the work of a dead call is dropped, never run), a full queue,
 dynamic batching, and the SIGTERM drain. Each behaviour gets a server
 configured for it."""
+import subprocess
 import threading
 import time
 
@@ -10,9 +11,10 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2
 
-from service_support import (CALL_TIMEOUT_S, FAST_REFUSAL_S, HEADS, MASK_POOLERS, START_TIMEOUT_S, ServerProcess,
-                             call_error, client_tool, compare_request, detect_json, detect_request, detection_records,
-                             encode, metric_value, pb, pb_grpc, rgb_pixels, serve, shapes_png, wait_until)
+from service_support import (CALL_TIMEOUT_S, FAST_REFUSAL_S, HEADS, MASK_POOLERS, SHIPPED_MODEL, START_TIMEOUT_S,
+                             ServerProcess, call_error, client_tool, compare_request, detect_json, detect_request,
+                             detection_records, encode, metric_value, pb, pb_grpc, rgb_pixels, serve, server_binary,
+                             shapes_png, wait_until)
 
 pycocotools_mask = pytest.importorskip(
     "pycocotools.mask", reason="pycocotools is not installed: run with .venv-test/bin/python")
@@ -45,6 +47,11 @@ def occupy_worker(server):
     return slow
 
 
+def batches_run(before, after):
+    """How many batches the model ran between two scrapes of /metrics."""
+    return metric_value(after, "roiserve_batch_size_count") - metric_value(before, "roiserve_batch_size_count")
+
+
 def wait_counted(server, code, method="Detect"):
     """The metrics once the server has answered a `method` call with `code`."""
     def counted():
@@ -66,7 +73,7 @@ def test_a_deadline_passing_in_the_queue_is_deadline_exceeded_and_the_work_never
     after = wait_counted(server, "DEADLINE_EXCEEDED")
     assert metric_value(after, "roiserve_requests_total", method="Detect", code="CANCELLED") == metric_value(
         before, "roiserve_requests_total", method="Detect", code="CANCELLED")
-    assert metric_value(after, "roiserve_batch_size_count") == metric_value(before, "roiserve_batch_size_count") + 1
+    assert batches_run(before, after) == 1, "only the Compare ran"
     assert "the deadline passed while the request waited" in server.log()
 
 
@@ -82,7 +89,7 @@ def test_a_cancelled_call_is_answered_cancelled_and_its_work_never_runs(serial_s
     assert call.cancelled()
     assert len(slow.result().results) == len(EVERY_VARIANT)
     after = wait_counted(server, "CANCELLED")
-    assert metric_value(after, "roiserve_batch_size_count") == metric_value(before, "roiserve_batch_size_count") + 1
+    assert batches_run(before, after) == 1, "only the Compare ran"
     assert "the call was cancelled" in server.log()
 
 
@@ -105,15 +112,11 @@ def test_a_cancelled_stream_drops_its_queued_messages_and_the_server_serves_on(s
     hang_up.set()
     assert len(slow.result().results) == len(EVERY_VARIANT)
 
-    def counted():
-        metrics = server.metrics()
-        return metric_value(metrics, "roiserve_requests_total", method="DetectStream", code="CANCELLED") >= 1 and metrics
-
-    after = wait_until(counted, CALL_TIMEOUT_S, "the stream to be counted CANCELLED", server.log_tail)
+    after = wait_counted(server, "CANCELLED", method="DetectStream")
     dropped = (metric_value(after, "roiserve_requests_total", method="DetectStream.message", code="CANCELLED")
                - metric_value(before, "roiserve_requests_total", method="DetectStream.message", code="CANCELLED"))
     assert dropped == 5
-    assert metric_value(after, "roiserve_batch_size_count") == metric_value(before, "roiserve_batch_size_count") + 1
+    assert batches_run(before, after) == 1, "only the Compare ran"
     response = server.stub().Detect(detect_request(small), timeout=CALL_TIMEOUT_S)
     assert (response.image_width, response.image_height) == (64, 64)
 
@@ -192,6 +195,25 @@ def test_batched_results_equal_roiserve_detect_within_rounding(batched):
                      for d in (mine, theirs)]
             union = np.logical_or(*masks).sum()
             assert union == 0 or np.logical_and(*masks).sum() / union >= MIN_MASK_IOU
+
+
+# ----- startup failures -------------------------------------------------------------------
+
+def run_server(*flags):
+    return subprocess.run([str(server_binary()), "--listen", "127.0.0.1:0", "--metrics-listen", "", *map(str, flags)],
+                          capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False)
+
+
+def test_a_setting_out_of_range_exits_2_naming_it():
+    completed = run_server("--model", SHIPPED_MODEL, "--max-batch-size", "0")
+    assert completed.returncode == 2
+    assert "'batching of" in completed.stderr and "max_batch_size' is 0; it must be in 1..256" in completed.stderr
+
+
+def test_a_missing_model_bundle_exits_1_naming_it(tmp_path):
+    completed = run_server("--model", tmp_path / "nowhere")
+    assert completed.returncode == 1
+    assert f"cannot load model bundle '{tmp_path / 'nowhere'}'" in completed.stdout + completed.stderr
 
 
 # ----- SIGTERM: the drain -------------------------------------------------------------------
