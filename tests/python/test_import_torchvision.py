@@ -64,6 +64,15 @@ def test_another_resnet_depth_is_refused_by_stage():
         import_torchvision.check_resnet_depth(body, [3, 4, 6, 3])
 
 
+def test_a_file_that_is_no_checkpoint_is_a_clear_error(tmp_path):
+    (tmp_path / "notes.pth").write_text("not a checkpoint")
+    completed = tp.import_checkpoint(tmp_path / "notes.pth", tmp_path / "bundle")
+    assert completed.returncode == 1
+    assert completed.stderr.startswith(f"import_torchvision: {tmp_path / 'notes.pth'}: ")
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "bundle").exists()
+
+
 def test_a_checkpoint_that_is_no_detector_is_refused():
     with pytest.raises(tv.CheckpointError, match="not a torchvision Faster/Mask R-CNN"):
         tv.architecture_of(torchvision.models.resnet18().state_dict())

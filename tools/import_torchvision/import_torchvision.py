@@ -15,6 +15,7 @@ python3-torch, python3-yaml); it downloads nothing. See docs/TORCHVISION_IMPORT.
 """
 import argparse
 import os
+import pickle
 import re
 import sys
 from pathlib import Path
@@ -106,7 +107,7 @@ def main(argv=None):
         if args.classes:
             class_names = read_class_names(args.classes, tv.num_classes_with_background(converted) - 1)
         config = model_config(architecture, converted, args.name or architecture, args.norm_eps, class_names)
-    except (tv.CheckpointError, OSError, RuntimeError) as error:
+    except (tv.CheckpointError, OSError, RuntimeError, pickle.UnpicklingError) as error:
         print(f"import_torchvision: {args.checkpoint}: {error}", file=sys.stderr)
         return 1
     write_bundle(args.output, config, converted)
