@@ -39,6 +39,10 @@ def detect(server, image, **options):
     return server.stub().Detect(detect_request(image, **options), timeout=CALL_TIMEOUT_S)
 
 
+def without_masks(records):
+    return [{key: value for key, value in record.items() if key != "segmentation"} for record in records]
+
+
 def decode_rle(rle):
     return pycocotools_mask.decode({"size": [rle.height, rle.width], "counts": rle.counts.encode()})
 
@@ -83,16 +87,17 @@ def test_options_select_head_pooler_and_limits(server):
     assert all(d.score > 0.5 for d in response.detections)
 
 
-def test_an_nms_iou_of_zero_leaves_no_two_boxes_of_a_class_overlapping(server):
+def overlapping_pairs_of_a_class(detections):
+    boxes = [(d.class_id, np.array([d.box.x1, d.box.y1, d.box.x2, d.box.y2])) for d in detections]
+    return sum(np.maximum(0, np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2])).prod() > 0
+               for i, (label_a, a) in enumerate(boxes) for label_b, b in boxes[i + 1:] if label_a == label_b)
+
+
+def test_an_nms_iou_of_zero_leaves_no_two_boxes_of_a_class_overlapping(server, png_response):
+    assert overlapping_pairs_of_a_class(png_response.detections) > 0, "the default NMS IoU (0.5) leaves some"
     response = detect(server, shapes_png(0).read_bytes(), nms_iou=0.0, mask_format=pb.MASK_FORMAT_NONE)
-    boxes = {}
-    for d in response.detections:
-        boxes.setdefault(d.class_id, []).append(np.array([d.box.x1, d.box.y1, d.box.x2, d.box.y2]))
-    for same_class in boxes.values():
-        for i, a in enumerate(same_class):
-            for b in same_class[i + 1:]:
-                overlap = np.maximum(0, np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2])).prod()
-                assert overlap == 0
+    assert response.detections
+    assert overlapping_pairs_of_a_class(response.detections) == 0
 
 
 # ----- masks -------------------------------------------------------------------------
@@ -129,9 +134,7 @@ def test_mask_format_none_runs_no_mask_stage_and_returns_no_masks(server, png_re
     assert response.mask_pooler == ""
     assert stages(response.latency) == SHARED_STAGES + BOX_STAGES + ["encode", "total"]
     assert not any(d.HasField("mask") for d in response.detections)
-    with_masks = detection_records(png_response.detections)
-    assert detection_records(response.detections) == [
-        {k: v for k, v in record.items() if k != "segmentation"} for record in with_masks]
+    assert detection_records(response.detections) == without_masks(detection_records(png_response.detections))
 
 
 # ----- image encodings and raw pixels ---------------------------------------------------
@@ -273,8 +276,7 @@ def test_compare_of_one_head_with_two_mask_poolers_agrees_completely(server):
     request.agreement_min_score = 0.0
     response = server.stub().Compare(request, timeout=CALL_TIMEOUT_S)
     first, second = response.results
-    strip = lambda records: [{k: v for k, v in r.items() if k != "segmentation"} for r in records]  # noqa: E731
-    assert strip(detection_records(first.detections)) == strip(detection_records(second.detections))
+    assert without_masks(detection_records(first.detections)) == without_masks(detection_records(second.detections))
     (agreement,) = response.agreements
     assert (agreement.matched, agreement.only_a, agreement.only_b) == (len(first.detections), 0, 0)
     assert (agreement.mean_iou, agreement.mean_score_delta) == (1.0, 0.0)
@@ -325,13 +327,16 @@ def test_stream_answers_in_order_and_a_bad_message_gets_its_own_error(server):
 
 def test_stream_longer_than_its_in_flight_window_is_answered_in_full(server):
     # The server works on at most 8 messages of a stream at once (the default
-    # max_stream_in_flight) and reads on as they are answered.
-    small = [encode(rgb_pixels(i)[:64, :64], "PNG") for i in range(4)]
+    # max_stream_in_flight) and reads on as they are answered. Small images of
+    # four sizes tell which request a response answers.
+    sizes = [(64, 64), (64, 80), (80, 64), (72, 96)]
+    small = [encode(rgb_pixels(i)[:height, :width], "PNG") for i, (height, width) in enumerate(sizes)]
     requests = [detect_request(small[i % 4], request_id=f"r{i}", mask_format=pb.MASK_FORMAT_NONE)
                 for i in range(20)]
     responses = list(server.stub().DetectStream(iter(requests), timeout=CALL_TIMEOUT_S))
     assert [(r.index, r.request_id, r.WhichOneof("outcome")) for r in responses] == [
         (i, f"r{i}", "result") for i in range(20)]
+    assert [(r.result.image_height, r.result.image_width) for r in responses] == [sizes[i % 4] for i in range(20)]
     for i in range(4, 20):
         assert detection_records(responses[i].result.detections) == detection_records(
             responses[i % 4].result.detections)

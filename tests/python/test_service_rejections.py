@@ -1,6 +1,7 @@
 """Every way a request can be refused, each with its exact gRPC status code and
-a message that says what was wrong. One server serves the module; its message
-limit is lowered to 1 MiB so that an oversized message is cheap to send."""
+a message that says what was wrong. One server serves the module, with its
+limits lowered: an oversized message is then cheap to send, and a shapes-v1
+image can be over the pixel limit."""
 import struct
 import time
 import zlib
@@ -12,12 +13,22 @@ from service_support import (CALL_TIMEOUT_S, FAST_REFUSAL_S, HEADS, MASK_POOLERS
                              detect_request, encode, pb, raw_image, rgb_pixels, serve, shapes_png)
 
 MAX_MESSAGE_BYTES = 1 << 20
-BOMB_SIDE = 30000  # 900 million pixels, over the default limit of 4096 x 4096
+MAX_IMAGE_PIXELS = 100000  # shapes-v1 image 0 (249 x 205) is under it, image 3 (306 x 349) over
+MAX_DETECTIONS = 50
+BOMB_SIDE = 30000  # 900 million pixels
 
 
 @pytest.fixture(scope="module")
 def server():
-    yield from serve("--max-message-bytes", MAX_MESSAGE_BYTES)
+    yield from serve("--max-message-bytes", MAX_MESSAGE_BYTES, "--max-image-pixels", MAX_IMAGE_PIXELS,
+                     "--max-detections", MAX_DETECTIONS)
+
+
+def test_the_limits_are_those_configured(server):
+    info = server.stub().GetModelInfo(pb.GetModelInfoRequest(), timeout=CALL_TIMEOUT_S)
+    assert (info.input.max_message_bytes, info.input.max_image_pixels) == (MAX_MESSAGE_BYTES, MAX_IMAGE_PIXELS)
+    assert info.defaults.max_detections_limit == MAX_DETECTIONS
+    assert info.defaults.max_detections == MAX_DETECTIONS, "the model's default (100), capped by the limit"
 
 
 def refusal(server, request, method="Detect"):
@@ -104,8 +115,13 @@ def test_a_pixel_bomb_is_refused_fast_from_its_header(server, name):
     assert error.code().name == "INVALID_ARGUMENT"
     # The header check's message (decoding would have failed differently).
     assert f"{name} image is {BOMB_SIDE}x{BOMB_SIDE} = {BOMB_SIDE ** 2} pixels" in error.details()
-    assert "over this server's limit of 16777216" in error.details()
+    assert f"over this server's limit of {MAX_IMAGE_PIXELS}" in error.details()
     assert seconds < FAST_REFUSAL_S, "refused before decoding or queueing"
+
+
+def test_an_image_over_the_pixel_limit_is_refused(server):
+    assert_refused(server, detect_request(shapes_png(3).read_bytes()), "INVALID_ARGUMENT",
+                   f"png image is 306x349 = 106794 pixels, over this server's limit of {MAX_IMAGE_PIXELS}")
 
 
 # ----- raw pixels --------------------------------------------------------------------
@@ -195,8 +211,8 @@ def test_model_info_of_an_unknown_model_is_not_found(server):
     ({"score_threshold": -0.25}, "score_threshold must be in [0, 1] (got -0.25"),
     ({"score_threshold": float("nan")}, "score_threshold must be in [0, 1] (got nan"),
     ({"nms_iou": 2.0}, "nms_iou must be in [0, 1] (got 2"),
-    ({"max_detections": 0}, "max_detections must be in 1..1000 (got 0)"),
-    ({"max_detections": 1001}, "max_detections must be in 1..1000 (got 1001)"),
+    ({"max_detections": 0}, f"max_detections must be in 1..{MAX_DETECTIONS} (got 0)"),
+    ({"max_detections": MAX_DETECTIONS + 1}, f"max_detections must be in 1..{MAX_DETECTIONS} (got 51)"),
     ({"mask_format": 9}, "unknown mask_format 9"),
 ], ids=["score over 1", "score under 0", "score nan", "nms_iou over 1", "max_detections 0",
         "max_detections over the limit", "unknown mask format"])
@@ -240,8 +256,6 @@ def test_out_of_range_agreement_options_are_refused(server, field, value, messag
 # ----- message size ------------------------------------------------------------------
 
 def test_a_message_over_the_size_limit_is_resource_exhausted(server):
-    info = server.stub().GetModelInfo(pb.GetModelInfoRequest(), timeout=CALL_TIMEOUT_S)
-    assert info.input.max_message_bytes == MAX_MESSAGE_BYTES
     oversized = detect_request(png() + bytes(MAX_MESSAGE_BYTES))
     assert oversized.ByteSize() > MAX_MESSAGE_BYTES
     error = assert_refused(server, oversized, "RESOURCE_EXHAUSTED", "larger than max")

@@ -54,6 +54,14 @@ def test_roiserve_client_connects_with_tls_ca(tls_server, certificates):
     assert "roiserve-client: health: UNAVAILABLE: " in plain.stderr
 
 
+def test_roiserve_client_checks_the_name_in_the_server_certificate(tls_server, certificates):
+    # The certificate is for 127.0.0.1 and localhost.
+    for name, exit_code in (("localhost", 0), ("elsewhere.example", 1)):
+        completed = client_tool("--target", tls_server.address, "--tls-ca", certificates["ca.crt"],
+                                "--tls-server-name", name, "--health")
+        assert completed.returncode == exit_code, (name, completed.stderr)
+
+
 # ----- mutual TLS -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
