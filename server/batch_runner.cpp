@@ -78,6 +78,10 @@ std::vector<BatchRunner::Prepared> BatchRunner::decode(JobBatch& batch) {
                                          : decode_encoded_image(input.encoded, max_image_pixels_);
       } catch (const std::invalid_argument& error) {
         failures[i] = {grpc::StatusCode::INVALID_ARGUMENT, error.what()};
+      } catch (const std::exception& error) {
+        // An exception out of the parallel loop would end the worker.
+        failures[i] = {grpc::StatusCode::INTERNAL,
+                       std::string("decoding the image failed: ") + error.what()};
       }
       prepared[i].outcome.shared_timings.add("decode",
                                              milliseconds_between(start, Clock::now()));

@@ -8,13 +8,13 @@ DetectStreamCall::DetectStreamCall(DetectionService& service, grpc::CallbackServ
       inflight_(service.metrics().inflight("DetectStream")),
       stream_record_(service.metrics(), "DetectStream", context.peer()) {
   const grpc::Status status = service_.auth().authorize(context_, Role::kUser);
-  std::lock_guard<std::mutex> lock(mutex_);
   if (!status.ok()) {
     finished_ = true;
     stream_record_.finish(status);
     Finish(status);
     return;
   }
+  std::lock_guard<std::mutex> lock(mutex_);
   read_next_locked();
 }
 
@@ -26,16 +26,22 @@ void DetectStreamCall::read_next_locked() {
 }
 
 void DetectStreamCall::OnReadDone(bool ok) {
+  if (!ok) {
+    std::optional<grpc::Status> finish;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      reading_ = false;
+      reads_done_ = true;
+      finish = take_finish_locked();
+    }
+    if (finish) Finish(*finish);  // last: OnDone may run inline and delete this
+    return;
+  }
   Entry* entry;
   uint64_t index;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     reading_ = false;
-    if (!ok) {
-      reads_done_ = true;
-      finish_if_done_locked();
-      return;
-    }
     auto owned = std::make_unique<Entry>();
     index = owned->index = next_index_++;
     owned->request.Swap(&incoming_);
@@ -53,22 +59,30 @@ void DetectStreamCall::OnReadDone(bool ok) {
   const grpc::Status status = service_.start_detect(
       context_, entry->request, entry->response.mutable_result(), *entry->record,
       [this, entry](const grpc::Status& done) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        answer_locked(*entry, done);
-        write_next_locked();
-        finish_if_done_locked();
+        std::optional<grpc::Status> finish;
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          answer_locked(*entry, done);
+          write_next_locked();
+          finish = take_finish_locked();
+        }
+        if (finish) Finish(*finish);
       },
       job);
-  std::lock_guard<std::mutex> lock(mutex_);
-  const auto found = pending_.find(index);
-  if (found != pending_.end()) {
-    if (!status.ok()) answer_locked(*found->second, status);
-    found->second->job = job;
-    if (cancelled_ && job) job->cancelled = true;
+  std::optional<grpc::Status> finish;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto found = pending_.find(index);
+    if (found != pending_.end()) {
+      if (!status.ok()) answer_locked(*found->second, status);
+      found->second->job = job;
+      if (cancelled_ && job) job->cancelled = true;
+    }
+    read_next_locked();
+    write_next_locked();
+    finish = take_finish_locked();
   }
-  read_next_locked();
-  write_next_locked();
-  finish_if_done_locked();
+  if (finish) Finish(*finish);
 }
 
 void DetectStreamCall::answer_locked(Entry& entry, const grpc::Status& status) {
@@ -96,40 +110,47 @@ void DetectStreamCall::write_next_locked() {
 }
 
 void DetectStreamCall::OnWriteDone(bool ok) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  writing_ = false;
-  pending_.erase(pending_.begin());
-  if (!ok) {
-    // The client is gone: drop what it can no longer receive.
-    cancelled_ = true;
-    for (auto& [index, entry] : pending_) {
-      if (entry->job) entry->job->cancelled = true;
-    }
+  std::optional<grpc::Status> finish;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    writing_ = false;
+    pending_.erase(pending_.begin());
+    // Not ok: the client is gone; drop what it can no longer receive.
+    if (!ok) cancel_locked();
+    read_next_locked();
+    write_next_locked();
+    finish = take_finish_locked();
   }
-  read_next_locked();
-  write_next_locked();
-  finish_if_done_locked();
+  if (finish) Finish(*finish);
 }
 
 void DetectStreamCall::OnCancel() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::optional<grpc::Status> finish;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cancel_locked();
+    write_next_locked();
+    finish = take_finish_locked();
+  }
+  if (finish) Finish(*finish);
+}
+
+void DetectStreamCall::cancel_locked() {
   cancelled_ = true;
   for (auto& [index, entry] : pending_) {
     if (entry->job) entry->job->cancelled = true;
   }
-  write_next_locked();
-  finish_if_done_locked();
 }
 
-void DetectStreamCall::finish_if_done_locked() {
-  if (finished_ || reading_ || writing_ || !pending_.empty()) return;
-  if (!reads_done_ && !cancelled_) return;
+std::optional<grpc::Status> DetectStreamCall::take_finish_locked() {
+  if (finished_ || reading_ || writing_ || !pending_.empty()) return std::nullopt;
+  if (!reads_done_ && !cancelled_) return std::nullopt;
   finished_ = true;
   const grpc::Status status =
       cancelled_ ? grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled")
                  : grpc::Status::OK;
   stream_record_.finish(status);
-  Finish(status);
+  return status;
 }
 
 void DetectStreamCall::OnDone() { delete this; }

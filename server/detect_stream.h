@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "server/detection_service.h"
 
@@ -32,11 +33,16 @@ class DetectStreamCall final
     bool answered = false;
   };
 
-  // All *_locked members run with mutex_ held.
+  // All *_locked members run with mutex_ held. Finish() is called after the
+  // lock is released, as the last thing a reaction does: gRPC may run
+  // OnDone, which deletes this, inline from it.
   void answer_locked(Entry& entry, const grpc::Status& status);
   void read_next_locked();
   void write_next_locked();
-  void finish_if_done_locked();
+  void cancel_locked();
+  // The stream's status once everything is read, answered and written (or
+  // cancelled), once; nullopt before.
+  std::optional<grpc::Status> take_finish_locked();
 
   DetectionService& service_;
   grpc::CallbackServerContext& context_;
