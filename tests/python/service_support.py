@@ -300,10 +300,11 @@ def raw_image(pixels, layout=None, data_type=None):
     height, width, channels = pixels.shape
     layout = layout if layout is not None else pb.RawImage.HWC
     data = np.transpose(pixels, (2, 0, 1)) if layout == pb.RawImage.CHW else pixels
+    floats = pixels.dtype == np.float32
     if data_type is None:
-        data_type = pb.RawImage.FLOAT32 if pixels.dtype == np.float32 else pb.RawImage.UINT8
-    return pb.RawImage(height=height, width=width, channels=channels, layout=layout, data_type=data_type,
-                       data=np.ascontiguousarray(data).astype("<f4" if pixels.dtype == np.float32 else np.uint8).tobytes())
+        data_type = pb.RawImage.FLOAT32 if floats else pb.RawImage.UINT8
+    data = np.ascontiguousarray(data, dtype="<f4" if floats else np.uint8).tobytes()  # the wire is little-endian
+    return pb.RawImage(height=height, width=width, channels=channels, layout=layout, data_type=data_type, data=data)
 
 
 def image_message(image):

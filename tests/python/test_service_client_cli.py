@@ -86,7 +86,8 @@ def test_client_compare_prints_variants_agreements_and_timings(server, tmp_path,
     assert image["variants"][1]["detections"] == spp["images"][0]["detections"]
     (agreement,) = image["agreements"]
     assert (agreement["a"], agreement["b"]) == (0, 1)
-    assert agreement["matched"] + agreement["only_a"] == sum(d["score"] >= 0.5 for d in image["variants"][0]["detections"])
+    confident = sum(d["score"] >= 0.5 for d in image["variants"][0]["detections"])
+    assert agreement["matched"] + agreement["only_a"] == confident
     # --json writes the same document.
     written = client_json(server, tmp_path, "--compare", "roi_align,spp/roi_pool", files[0])
     assert without_timings(written["images"][0]["variants"]) == without_timings(image["variants"])
