@@ -118,6 +118,9 @@ int main(int argc, char** argv) {
   }
   configure_logging(config.log_level, config.log_format);
   cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
+  // Defence in depth behind the header check: OpenCV's decoders refuse more
+  // pixels than the server's limit themselves (read once, before any decode).
+  setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(config.limits.max_image_pixels).c_str(), 1);
   at::set_num_threads(config.threads);
 
   RoiServer server(config);
