@@ -14,8 +14,8 @@ double milliseconds_since(Clock::time_point start) {
 }  // namespace
 
 AdminService::AdminService(ModelRepository& models, const TokenAuthenticator& auth,
-                           const ServerConfig& config, ServerMetrics& metrics)
-    : models_(models), auth_(auth), config_(config), metrics_(metrics) {}
+                           const ServerConfig& config, ServerMetrics& metrics, DrainGate& drain)
+    : models_(models), auth_(auth), config_(config), metrics_(metrics), drain_(drain) {}
 
 AdminService::~AdminService() { join(); }
 
@@ -31,7 +31,8 @@ grpc::ServerUnaryReactor* AdminService::run(const char* method, grpc::CallbackSe
                                             std::function<grpc::Status()> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto record = std::make_shared<CallRecord>(metrics_, method, context->peer());
-  const grpc::Status allowed = auth_.authorize(*context, Role::kAdmin);
+  grpc::Status allowed = drain_.admit();
+  if (allowed.ok()) allowed = auth_.authorize(*context, Role::kAdmin);
   if (!allowed.ok()) {
     record->finish(allowed);
     reactor->Finish(allowed);

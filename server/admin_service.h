@@ -10,6 +10,7 @@
 
 #include "roiserve/v1/admin.grpc.pb.h"
 #include "server/auth.h"
+#include "server/drain_gate.h"
 #include "server/metrics.h"
 #include "server/model_repository.h"
 
@@ -18,7 +19,7 @@ namespace roiserve::server {
 class AdminService final : public v1::ModelAdminService::CallbackService {
  public:
   AdminService(ModelRepository& models, const TokenAuthenticator& auth, const ServerConfig& config,
-               ServerMetrics& metrics);
+               ServerMetrics& metrics, DrainGate& drain);
   ~AdminService() override;  // join()
 
   grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
@@ -51,6 +52,7 @@ class AdminService final : public v1::ModelAdminService::CallbackService {
   const TokenAuthenticator& auth_;
   const ServerConfig& config_;
   ServerMetrics& metrics_;
+  DrainGate& drain_;
   std::mutex mutex_;
   std::list<Worker> workers_;
 };

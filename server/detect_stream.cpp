@@ -6,8 +6,9 @@ DetectStreamCall::DetectStreamCall(DetectionService& service, grpc::CallbackServ
     : service_(service),
       context_(context),
       inflight_(service.metrics().inflight("DetectStream")),
+      call_(service.drain()),
       stream_record_(service.metrics(), "DetectStream", context.peer()) {
-  const grpc::Status status = service_.auth().authorize(context_, Role::kUser);
+  const grpc::Status status = service_.admit(context_);
   if (!status.ok()) {
     finished_ = true;
     stream_record_.finish(status);

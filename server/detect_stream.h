@@ -47,6 +47,7 @@ class DetectStreamCall final
   DetectionService& service_;
   grpc::CallbackServerContext& context_;
   InflightScope inflight_;
+  DrainGate::Call call_;
   CallRecord stream_record_;
   std::mutex mutex_;
   v1::DetectRequest incoming_;

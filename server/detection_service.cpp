@@ -18,8 +18,9 @@ double milliseconds_since(Clock::time_point start, Clock::time_point end) {
 // it; a client's cancellation marks its job so that it is dropped unrun.
 class UnaryCall final : public grpc::ServerUnaryReactor {
  public:
-  UnaryCall(ServerMetrics& metrics, const std::string& method, grpc::CallbackServerContext& context)
-      : record(metrics, method, context.peer()), inflight_(metrics.inflight(method)) {}
+  UnaryCall(ServerMetrics& metrics, DrainGate& drain, const std::string& method,
+            grpc::CallbackServerContext& context)
+      : record(metrics, method, context.peer()), inflight_(metrics.inflight(method)), call_(drain) {}
 
   CallRecord record;
   std::shared_ptr<InferenceJob> job;
@@ -35,6 +36,7 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
 
  private:
   InflightScope inflight_;
+  DrainGate::Call call_;
 };
 
 // Runs `work`, turning std::invalid_argument into INVALID_ARGUMENT.
@@ -59,9 +61,15 @@ detector::StageTimings closing_timings(Clock::time_point encode_start, Clock::ti
 
 }  // namespace
 
+grpc::Status DetectionService::admit(const grpc::ServerContextBase& context) const {
+  const grpc::Status status = drain_.admit();
+  return status.ok() ? auth_.authorize(context, Role::kUser) : status;
+}
+
 DetectionService::DetectionService(ModelRepository& models, const TokenAuthenticator& auth,
-                                   const LimitsConfig& limits, ServerMetrics& metrics)
-    : models_(models), auth_(auth), limits_(limits), metrics_(metrics) {}
+                                   const LimitsConfig& limits, ServerMetrics& metrics,
+                                   DrainGate& drain)
+    : models_(models), auth_(auth), limits_(limits), metrics_(metrics), drain_(drain) {}
 
 grpc::Status DetectionService::start_job(const grpc::ServerContextBase& context,
                                          const std::string& model_name, const v1::Image& image,
@@ -69,8 +77,10 @@ grpc::Status DetectionService::start_job(const grpc::ServerContextBase& context,
                                          const std::function<PreparedJob(const ServedModel&)>& prepare,
                                          const std::function<void(const grpc::Status&)>& done,
                                          std::shared_ptr<InferenceJob>& job) {
+  grpc::Status status = drain_.admit();  // messages of streams opened before the drain
+  if (!status.ok()) return status;
   std::shared_ptr<ServedModel> model;
-  grpc::Status status = models_.find(model_name, model);
+  status = models_.find(model_name, model);
   ImageInput input;
   // A model reloaded between find() and submit() refuses the job: it goes
   // to the model that replaced it, so that a reload fails no request.
@@ -156,6 +166,9 @@ grpc::Status DetectionService::start_compare(const grpc::ServerContextBase& cont
       total.add("total", milliseconds_since(received, Clock::now()));
       add_latencies(total, response->mutable_shared_latency());
       metrics_.observe_stages(model.name(), outcome.shared_timings);
+      for (const VariantOutcome& variant : outcome.variants) {
+        metrics_.observe_stages(model.name(), variant.timings);
+      }
       metrics_.observe_stages(model.name(), total);
     };
     return PreparedJob{options.variants, answer};
@@ -169,9 +182,9 @@ grpc::ServerUnaryReactor* DetectionService::unary_inference(const char* method,
                                                             grpc::CallbackServerContext* context,
                                                             const Request* request,
                                                             Response* response, Start start) {
-  auto* call = new UnaryCall(metrics_, method, *context);
+  auto* call = new UnaryCall(metrics_, drain_, method, *context);
   call->record.set_request_id(request->request_id());
-  grpc::Status status = auth_.authorize(*context, Role::kUser);
+  grpc::Status status = admit(*context);
   if (status.ok()) {
     status = (this->*start)(*context, *request, response, call->record,
                             [call](const grpc::Status& done) { call->complete(done); }, call->job);
@@ -200,8 +213,8 @@ DetectionService::DetectStream(grpc::CallbackServerContext* context) {
 grpc::ServerUnaryReactor* DetectionService::ListModels(grpc::CallbackServerContext* context,
                                                        const v1::ListModelsRequest*,
                                                        v1::ListModelsResponse* response) {
-  auto* call = new UnaryCall(metrics_, "ListModels", *context);
-  grpc::Status status = auth_.authorize(*context, Role::kUser);
+  auto* call = new UnaryCall(metrics_, drain_, "ListModels", *context);
+  grpc::Status status = admit(*context);
   if (status.ok()) {
     std::shared_ptr<ServedModel> default_model;
     status = models_.find("", default_model);
@@ -222,8 +235,8 @@ grpc::ServerUnaryReactor* DetectionService::ListModels(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* DetectionService::GetModelInfo(grpc::CallbackServerContext* context,
                                                          const v1::GetModelInfoRequest* request,
                                                          v1::ModelInfo* response) {
-  auto* call = new UnaryCall(metrics_, "GetModelInfo", *context);
-  grpc::Status status = auth_.authorize(*context, Role::kUser);
+  auto* call = new UnaryCall(metrics_, drain_, "GetModelInfo", *context);
+  grpc::Status status = admit(*context);
   if (status.ok()) {
     std::shared_ptr<ServedModel> model;
     status = models_.find(request->name(), model);

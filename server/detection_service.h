@@ -8,6 +8,7 @@
 #include "roiserve/v1/detection.grpc.pb.h"
 #include "server/auth.h"
 #include "server/call_context.h"
+#include "server/drain_gate.h"
 #include "server/metrics.h"
 #include "server/model_repository.h"
 
@@ -16,7 +17,7 @@ namespace roiserve::server {
 class DetectionService final : public v1::DetectionService::CallbackService {
  public:
   DetectionService(ModelRepository& models, const TokenAuthenticator& auth,
-                   const LimitsConfig& limits, ServerMetrics& metrics);
+                   const LimitsConfig& limits, ServerMetrics& metrics, DrainGate& drain);
 
   grpc::ServerUnaryReactor* Detect(grpc::CallbackServerContext* context,
                                    const v1::DetectRequest* request,
@@ -42,7 +43,10 @@ class DetectionService final : public v1::DetectionService::CallbackService {
                             std::function<void(const grpc::Status&)> done,
                             std::shared_ptr<InferenceJob>& job);
 
+  // UNAVAILABLE while draining, else the user-role authorization.
+  grpc::Status admit(const grpc::ServerContextBase& context) const;
   const TokenAuthenticator& auth() const { return auth_; }
+  DrainGate& drain() { return drain_; }
   ServerMetrics& metrics() { return metrics_; }
   const LimitsConfig& limits() const { return limits_; }
 
@@ -77,6 +81,7 @@ class DetectionService final : public v1::DetectionService::CallbackService {
   const TokenAuthenticator& auth_;
   const LimitsConfig& limits_;
   ServerMetrics& metrics_;
+  DrainGate& drain_;
 };
 
 }  // namespace roiserve::server

@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
   try {
     config = build_config(argc, argv, app);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    // --help is a parse "error" that exits 0; every real one exits 2.
+    return app.exit(error) == 0 ? 0 : 2;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "roiserve-server: %s\n", error.what());
     return 2;

@@ -50,8 +50,8 @@ RoiServer::~RoiServer() { shutdown(); }
 void RoiServer::start() {
   auth_ = std::make_unique<TokenAuthenticator>(config_.auth.token_file, config_.auth.admin_token_file);
   models_ = std::make_unique<ModelRepository>(config_, metrics_);
-  service_ = std::make_unique<DetectionService>(*models_, *auth_, config_.limits, metrics_);
-  admin_ = std::make_unique<AdminService>(*models_, *auth_, config_, metrics_);
+  service_ = std::make_unique<DetectionService>(*models_, *auth_, config_.limits, metrics_, drain_);
+  admin_ = std::make_unique<AdminService>(*models_, *auth_, config_, metrics_, drain_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -144,11 +144,16 @@ void RoiServer::shutdown() {
                                   {"grace_s", config_.shutdown_grace_s}});
   set_serving(false);
   std::this_thread::sleep_for(std::chrono::duration<double>(config_.shutdown_delay_s));
-  const auto grace = std::chrono::duration<double>(config_.shutdown_grace_s);
-  // Returns once every call has ended: finished within the grace period, or
-  // cancelled after it (their queued jobs are then dropped unrun).
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    std::chrono::duration_cast<std::chrono::system_clock::duration>(grace));
+  // New calls are refused from here; in-flight ones get the grace period.
+  drain_.start_draining();
+  const auto grace = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(config_.shutdown_grace_s));
+  const bool finished = drain_.wait_idle(std::chrono::steady_clock::now() + grace);
+  // Ends what is left at once: health watches, idle connections, and calls
+  // past the grace period (cancelled; their queued jobs are dropped unrun).
+  server_->Shutdown(std::chrono::system_clock::now());
+  log_event(finished ? spdlog::level::info : spdlog::level::warn,
+            {{"event", "drained"}, {"in_flight_finished", finished}});
   admin_->join();
   models_->stop_all();
   log_event(spdlog::level::info, {{"event", "stopped"}});

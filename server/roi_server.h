@@ -46,6 +46,7 @@ class RoiServer {
 
   ServerConfig config_;
   ServerMetrics metrics_;
+  DrainGate drain_;
   std::unique_ptr<TokenAuthenticator> auth_;
   std::unique_ptr<ModelRepository> models_;
   std::unique_ptr<DetectionService> service_;
