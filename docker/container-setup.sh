@@ -1,10 +1,13 @@
 # shellcheck shell=bash
 # Sourced (from the repository root) by docker/test.sh and
 # docker/test-scale-out.sh: podman set up for these machines, the Debian
-# packages the tests need, a local debian:12 base image built from this
-# machine's Debian mirror (no registry needed), and image builds on top of it.
+# packages the tests need, the source tree the tests build and run, a local
+# debian:12 base image built from this machine's Debian mirror (no registry
+# needed), and image builds on top of it.
 #
 # Settings (environment):
+#   ROISERVE_BUILD_FROM       HEAD (default): build and test the committed
+#                             tree; worktree: the working tree as it is
 #   ROISERVE_CONTAINER_CACHE  where the base image's tarball is kept
 #                             (default ~/.cache/roiserve-containers)
 #   ROISERVE_DEBIAN_SOURCES   the apt sources the base is built from (default:
@@ -19,6 +22,31 @@ container_cache=${ROISERVE_CONTAINER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rois
 
 # Prints a line prefixed with the seconds since the script started.
 say() { printf '[%6.1fs] %s\n' "$SECONDS" "$*"; }
+
+# Moves into the tree that the images are built from and the tests run on: a
+# copy, in the cache, of the last commit (default: the image is then exactly
+# the commit its revision label names, and uncommitted edits in a tree shared
+# with others stay out) or of the working tree (its tracked and unignored
+# files). rsync --checksum rewrites only the files that differ from the last
+# copy, so time stamps mark changed content whichever tree came before, and
+# the build's cache mount recompiles only what changed.
+enter_build_source() {
+  local snapshot source="$container_cache/source"
+  snapshot=$(mktemp -d)
+  if [[ ${ROISERVE_BUILD_FROM:-HEAD} == worktree ]]; then
+    revision="$(git rev-parse HEAD)+worktree"
+    git ls-files -z --cached --others --exclude-standard |
+      tar --null --files-from=- --ignore-failed-read -cf - | tar -x -C "$snapshot"
+  else
+    revision=$(git rev-parse HEAD)
+    git archive HEAD | tar -x -C "$snapshot"
+  fi
+  mkdir -p "$source"
+  rsync -r --checksum --delete "$snapshot/" "$source/"
+  rm -rf "$snapshot"
+  cd "$source" || return
+  say "building and testing ${ROISERVE_BUILD_FROM:-HEAD} (${revision:0:12}), copied to $source"
+}
 
 install_missing_packages() {
   local missing=() package
@@ -76,7 +104,7 @@ build_image() {
 
 build_roiserve_image() {
   build_image "$roiserve_image" docker/Dockerfile . \
-    --build-arg REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+    --build-arg REVISION="$revision"
 }
 
 # Copies the generated shapes-v1 images and their annotations (the Dockerfile's

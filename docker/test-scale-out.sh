@@ -10,7 +10,7 @@
 # network, and stops after --duration-s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-((EUID == 0)) || exec sudo --preserve-env=ROISERVE_CONTAINER_CACHE,ROISERVE_DEBIAN_SOURCES "$0" "$@"
+((EUID == 0)) || exec sudo --preserve-env=ROISERVE_BUILD_FROM,ROISERVE_CONTAINER_CACHE,ROISERVE_DEBIAN_SOURCES "$0" "$@"
 source docker/container-setup.sh
 
 project=roiserve-scale-out
@@ -19,8 +19,9 @@ replica_a=${project}_replica-a_1 replica_b=${project}_replica-b_1 balancer=${pro
 
 # dnsname: the replicas' names resolve on the compose network (HAProxy finds
 # them by name); python3-grpcio: the load client.
-install_missing_packages podman runc mmdebstrap podman-compose \
+install_missing_packages podman runc mmdebstrap rsync podman-compose \
   golang-github-containernetworking-plugin-dnsname python3 python3-grpcio
+enter_build_source
 ensure_base_image
 build_roiserve_image
 build_image localhost/roiserve-load-balancer docker/load-balancer/Dockerfile docker/load-balancer

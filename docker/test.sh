@@ -12,12 +12,13 @@
 # on 2 cores). docs/DEPLOYMENT.md describes the run and its results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-((EUID == 0)) || exec sudo --preserve-env=ROISERVE_CONTAINER_CACHE,ROISERVE_DEBIAN_SOURCES "$0" "$@"
+((EUID == 0)) || exec sudo --preserve-env=ROISERVE_BUILD_FROM,ROISERVE_CONTAINER_CACHE,ROISERVE_DEBIAN_SOURCES "$0" "$@"
 source docker/container-setup.sh
 
 readonly image_size_goal_mb=400 serving_goal_s=5 stop_timeout_s=30
 
-install_missing_packages podman runc mmdebstrap python3
+install_missing_packages podman runc mmdebstrap rsync python3
+enter_build_source
 ensure_base_image
 build_roiserve_image
 
