@@ -23,29 +23,24 @@ container_cache=${ROISERVE_CONTAINER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rois
 # Prints a line prefixed with the seconds since the script started.
 say() { printf '[%6.1fs] %s\n' "$SECONDS" "$*"; }
 
-# Moves into the tree that the images are built from and the tests run on: a
-# copy, in the cache, of the last commit (default: the image is then exactly
-# the commit its revision label names, and uncommitted edits in a tree shared
-# with others stay out) or of the working tree (its tracked and unignored
-# files). rsync --checksum rewrites only the files that differ from the last
-# copy, so time stamps mark changed content whichever tree came before, and
-# the build's cache mount recompiles only what changed.
+# Copies the tree that the images are built from and the tests run on into
+# DIR and moves there: the last commit by default (the image is then exactly
+# the commit its revision label names, and uncommitted edits in a tree
+# shared with others stay out), or the working tree's tracked and unignored
+# files.
 enter_build_source() {
-  local snapshot source="$container_cache/source"
-  snapshot=$(mktemp -d)
+  local source=$1
+  mkdir -p "$source"
   if [[ ${ROISERVE_BUILD_FROM:-HEAD} == worktree ]]; then
     revision="$(git rev-parse HEAD)+worktree"
     git ls-files -z --cached --others --exclude-standard |
-      tar --null --files-from=- --ignore-failed-read -cf - | tar -x -C "$snapshot"
+      tar --null --files-from=- --ignore-failed-read -cf - | tar -x -C "$source"
   else
     revision=$(git rev-parse HEAD)
-    git archive HEAD | tar -x -C "$snapshot"
+    git archive HEAD | tar -x -C "$source"
   fi
-  mkdir -p "$source"
-  rsync -r --checksum --delete "$snapshot/" "$source/"
-  rm -rf "$snapshot"
   cd "$source" || return
-  say "building and testing ${ROISERVE_BUILD_FROM:-HEAD} (${revision:0:12}), copied to $source"
+  say "building and testing ${ROISERVE_BUILD_FROM:-HEAD} (${revision:0:12})"
 }
 
 install_missing_packages() {

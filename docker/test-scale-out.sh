@@ -19,19 +19,19 @@ replica_a=${project}_replica-a_1 replica_b=${project}_replica-b_1 balancer=${pro
 
 # dnsname: the replicas' names resolve on the compose network (HAProxy finds
 # them by name); python3-grpcio: the load client.
-install_missing_packages podman runc mmdebstrap rsync podman-compose \
+install_missing_packages podman runc mmdebstrap podman-compose \
   golang-github-containernetworking-plugin-dnsname python3 python3-grpcio
-enter_build_source
-ensure_base_image
-build_roiserve_image
-build_image localhost/roiserve-load-balancer docker/load-balancer/Dockerfile docker/load-balancer
-
 work=$(mktemp -d)
 cleanup() {
   "${compose[@]}" down >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+enter_build_source "$work/source"
+ensure_base_image
+build_roiserve_image
+build_image localhost/roiserve-load-balancer docker/load-balancer/Dockerfile docker/load-balancer
+
 mkdir -p "$work/inputs"
 copy_test_inputs "$work/inputs"
 
