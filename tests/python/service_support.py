@@ -72,15 +72,16 @@ def _generate_stubs():
     # shadows grpcio itself.
     status = protoc.main(["grpc_tools.protoc", f"-I{proto_dir}", f"-I{well_known}",
                           f"--python_out={out}", f"--grpc_python_out={out}",
-                          str(proto_dir / "roiserve" / "v1" / "detection.proto")])
+                          str(proto_dir / "roiserve" / "v1" / "detection.proto"),
+                          str(proto_dir / "roiserve" / "v1" / "admin.proto")])
     if status != 0:
         raise RuntimeError(f"grpc_tools.protoc failed ({status}) on {proto_dir}")
     sys.path.insert(0, str(out))
-    return (importlib.import_module("roiserve.v1.detection_pb2"),
-            importlib.import_module("roiserve.v1.detection_pb2_grpc"))
+    return [importlib.import_module(f"roiserve.v1.{module}")
+            for module in ("detection_pb2", "detection_pb2_grpc", "admin_pb2", "admin_pb2_grpc")]
 
 
-pb, pb_grpc = _generate_stubs()
+pb, pb_grpc, admin_pb, admin_grpc = _generate_stubs()
 
 
 def server_binary():
@@ -159,7 +160,9 @@ class ServerProcess:
     def start(self):
         self.directory = Path(tempfile.mkdtemp(prefix="roiserve-server-"))
         ports_file = self.directory / "ports.json"
-        command = [str(server_binary()), "--model", str(self.model), "--listen", "127.0.0.1:0",
+        # model None: the models come from a --config file among the flags.
+        model = [] if self.model is None else ["--model", str(self.model)]
+        command = [str(server_binary()), *model, "--listen", "127.0.0.1:0",
                    "--metrics-listen", "127.0.0.1:0", "--ports-file", str(ports_file),
                    "--threads", "1", "--log-level", "debug", *self.flags]
         with open(self.log_path, "wb") as log:
