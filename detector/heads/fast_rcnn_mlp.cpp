@@ -24,8 +24,8 @@ FastRcnnMlpImpl::FastRcnnMlpImpl(int64_t in_features, int64_t representation_siz
 
 BoxPrediction FastRcnnMlpImpl::forward(const at::Tensor& pooled) {
   at::Tensor x = pooled.flatten(1);
-  x = at::relu(fc6_->forward(x));
-  x = at::relu(fc7_->forward(x));
+  x = fc6_->forward(x).relu_();
+  x = fc7_->forward(x).relu_();
   return {cls_score_->forward(x), bbox_pred_->forward(x)};
 }
 

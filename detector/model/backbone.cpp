@@ -33,9 +33,8 @@ std::vector<at::Tensor> FeaturePyramidImpl::forward(const std::vector<at::Tensor
       stage_outputs[levels - 1]);
   pyramid[levels - 1] = layer_blocks_->at<torch::nn::Conv2dImpl>(levels - 1).forward(top_down);
   for (int64_t level = levels - 2; level >= 0; --level) {
-    const at::Tensor lateral =
-        inner_blocks_->at<torch::nn::Conv2dImpl>(level).forward(stage_outputs[level]);
-    top_down = lateral + at::upsample_nearest2d(top_down, {lateral.size(2), lateral.size(3)});
+    at::Tensor lateral = inner_blocks_->at<torch::nn::Conv2dImpl>(level).forward(stage_outputs[level]);
+    top_down = lateral.add_(at::upsample_nearest2d(top_down, {lateral.size(2), lateral.size(3)}));
     pyramid[level] = layer_blocks_->at<torch::nn::Conv2dImpl>(level).forward(top_down);
   }
   pyramid.push_back(at::max_pool2d(pyramid.back(), {1, 1}, {2, 2}, {0, 0}));

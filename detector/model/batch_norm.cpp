@@ -22,6 +22,14 @@ std::pair<at::Tensor, at::Tensor> BatchNorm2dImpl::frozen_affine() const {
   return {scale, shift};
 }
 
+at::Tensor BatchNorm2dImpl::forward_inplace(at::Tensor input) {
+  // With autograd, multiplying in place would destroy what the weight's
+  // gradient needs.
+  if (is_training() || at::GradMode::is_enabled()) return forward(input);
+  const auto [scale, shift] = frozen_affine();
+  return input.mul_(scale.view({1, -1, 1, 1})).add_(shift.view({1, -1, 1, 1}));
+}
+
 at::Tensor BatchNorm2dImpl::forward(const at::Tensor& input) {
   if (is_training()) {
     return at::batch_norm(input, weight_, bias_, running_mean_, running_var_, /*training=*/true,

@@ -12,6 +12,11 @@ class BatchNorm2dImpl : public torch::nn::Module {
  public:
   BatchNorm2dImpl(int64_t channels, double eps);
   at::Tensor forward(const at::Tensor& input);
+  // forward() for an input nobody else reads, such as a convolution's fresh
+  // output: serving (no autograd, eval mode), the frozen affine overwrites it,
+  // with forward()'s arithmetic but without allocating two feature maps (a
+  // tenth of a ResNet-50's CPU time at 800 pixels).
+  at::Tensor forward_inplace(at::Tensor input);
   // The per-channel (scale, shift) of the frozen affine.
   std::pair<at::Tensor, at::Tensor> frozen_affine() const;
 

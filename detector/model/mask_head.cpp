@@ -50,8 +50,8 @@ at::Tensor MaskHeadImpl::pool(const std::vector<at::Tensor>& features,
 
 at::Tensor MaskHeadImpl::forward(const at::Tensor& pooled) {
   at::Tensor x = pooled;
-  for (const auto& conv : *convs_) x = at::relu(conv->as<torch::nn::Conv2dImpl>()->forward(x));
-  x = at::relu(upsample_->forward(x));
+  for (const auto& conv : *convs_) x = conv->as<torch::nn::Conv2dImpl>()->forward(x).relu_();
+  x = upsample_->forward(x).relu_();
   return logits_->forward(x);
 }
 

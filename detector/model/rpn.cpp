@@ -31,7 +31,7 @@ std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> RpnHeadImpl::forward
   std::vector<at::Tensor> objectness;
   std::vector<at::Tensor> deltas;
   for (const auto& feature : features) {
-    const at::Tensor hidden = at::relu(conv_->forward(feature));
+    const at::Tensor hidden = conv_->forward(feature).relu_();
     objectness.push_back(cls_logits_->forward(hidden));
     deltas.push_back(bbox_pred_->forward(hidden));
   }
