@@ -14,7 +14,10 @@ FastRCNNPredictor, postprocess postprocess_detections, mask_head the mask head,
 predictor and the selection of each detection's class, paste
 transform.postprocess (box rescaling and, for Mask R-CNN, mask pasting). The
 two alternate in rounds, so that a change in the machine's load hits both.
-Reports speed, asserts nothing.
+"cpu" is the process's user + system CPU time over a forward, all threads
+(OMP_WAIT_POLICY=PASSIVE keeps idle threads from spinning): on a busy shared
+machine a steadier measure of the work than the wall times. Reports speed,
+asserts nothing.
 
     /usr/bin/python3 benchmarks/compare_detector_torchvision.py [--architecture maskrcnn_resnet50_fpn]
         [--checkpoint model.pth --norm-eps 0.0] [--threads 2] [--rounds 5] [--iterations 2]
@@ -22,6 +25,7 @@ Reports speed, asserts nothing.
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -29,12 +33,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy
-import torch
-import torchvision
-from PIL import Image
-from torchvision.models.detection.roi_heads import maskrcnn_inference
-from torchvision.ops.misc import FrozenBatchNorm2d
+# Before libgomp loads with torch; roiserve_detector_bench inherits it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy  # noqa: E402
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+from PIL import Image  # noqa: E402
+from torchvision.models.detection.roi_heads import maskrcnn_inference  # noqa: E402
+from torchvision.ops.misc import FrozenBatchNorm2d  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IMPORTER_DIR = REPO_ROOT / "tools" / "import_torchvision"
@@ -45,7 +52,7 @@ SIZE = 320
 INPUTS = 8
 SEED = 0
 STAGES = ("preprocess", "backbone", "rpn", "box_pool", "box_head", "postprocess", "mask_pool", "mask_head", "paste",
-          "total")
+          "total", "cpu")
 
 
 def square_inputs(build_dir, directory):
@@ -93,6 +100,7 @@ def torchvision_forward(model, image):
     """One forward, timed per stage; returns ({stage: ms}, detections)."""
     heads = model.roi_heads
     marks = {}
+    cpu_start = time.process_time()
     start = time.perf_counter()
 
     def mark(stage):
@@ -125,6 +133,7 @@ def torchvision_forward(model, image):
     if "postprocess_boxes" in times:
         times["postprocess"] += times.pop("postprocess_boxes")
     times["total"] = 1e3 * (previous - start)
+    times["cpu"] = 1e3 * (time.process_time() - cpu_start)
     return times, len(result[0]["boxes"])
 
 
