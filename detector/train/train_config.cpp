@@ -7,15 +7,47 @@
 #include "detector/config/yaml_reader.h"
 
 namespace roiserve::detector {
+namespace {
 
-TrainConfig read_train_config(const std::filesystem::path& file,
-                              const std::filesystem::path& base_dir) {
-  YAML::Node root;
+// `over`'s keys onto `base`: mappings merge key by key, anything else replaces.
+void merge_into(YAML::Node base, const YAML::Node& over) {
+  for (const auto& entry : over) {
+    const auto key = entry.first.as<std::string>();
+    if (base[key] && base[key].IsMap() && entry.second.IsMap()) {
+      merge_into(base[key], entry.second);
+    } else {
+      base[key] = YAML::Clone(entry.second);
+    }
+  }
+}
+
+// The file's YAML, with `extends: OTHER` (relative to the file) resolved:
+// OTHER's config with this file's keys over it.
+YAML::Node load_config_yaml(const std::filesystem::path& file, int depth) {
+  YAML::Node node;
   try {
-    root = YAML::LoadFile(file.string());
+    node = YAML::LoadFile(file.string());
   } catch (const YAML::Exception& error) {
     throw std::invalid_argument(file.string() + ": " + error.what());
   }
+  if (!node.IsMap() || !node["extends"]) return node;
+  if (depth >= 8) throw std::invalid_argument(file.string() + ": 'extends' nests too deeply");
+  YAML::Node merged;
+  try {
+    merged = load_config_yaml(file.parent_path() / node["extends"].as<std::string>(), depth + 1);
+  } catch (const YAML::Exception& error) {
+    throw std::invalid_argument(file.string() + ": 'extends' must name a file");
+  }
+  node.remove("extends");
+  merge_into(merged, node);
+  return merged;
+}
+
+}  // namespace
+
+TrainConfig read_train_config(const std::filesystem::path& file,
+                              const std::filesystem::path& base_dir) {
+  const YAML::Node root = load_config_yaml(file, 0);
   try {
     TrainConfig config;
     MappingReader reader(root, "");
