@@ -58,10 +58,18 @@ until podman healthcheck run "$container" >/dev/null 2>&1; do
   sleep 0.1
 done
 healthy_ns=$(date +%s%N)
-# The server's own record of when it turned SERVING, and the container's start.
-serving_time=$(podman logs "$container" 2>&1 | sed -n 's/.*"time":"\([^"]*\)".*"event":"serving".*/\1/p')
+# The server's own record of when it turned SERVING (the line may reach the
+# container's log a moment after the health check passed), and the
+# container's start.
+serving_time=
+for _ in $(seq 50); do
+  serving_time=$(podman logs "$container" 2>&1 | sed -n 's/.*"time":"\([^"]*\)".*"event":"serving".*/\1/p')
+  [[ -n "$serving_time" ]] && break
+  sleep 0.1
+done
+[[ -n "$serving_time" ]] || fail "SERVING, but no 'serving' line in the log"
 container_start_ns=$(podman inspect --format '{{.State.StartedAt.UnixNano}}' "$container")
-read -r process_to_serving_s run_to_healthy_s < <(python3 - "$serving_time" "$container_start_ns" \
+read -r process_to_serving_s run_to_healthy_s < <(/usr/bin/python3 - "$serving_time" "$container_start_ns" \
     "$started_ns" "$healthy_ns" <<'PY'
 import datetime, sys
 serving = datetime.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
@@ -83,9 +91,9 @@ podman run --rm --network host -v "$work/inputs:/inputs:ro" -v "$work/out:/out" 
   --entrypoint /opt/roiserve/bin/roiserve-client "$roiserve_image" \
   --target "$grpc_target" --deadline-ms 60000 --json /out/detections.json "${images[@]}" >/dev/null ||
   fail "roiserve-client failed"
-python3 docker/check_detections.py "$work/out/detections.json" "$work/inputs/instances.json" ||
+/usr/bin/python3 docker/check_detections.py "$work/out/detections.json" "$work/inputs/instances.json" ||
   fail "the detections do not match the annotations"
-python3 - "$metrics_target" "${#images[@]}" <<'PY' || fail "metrics do not count the calls"
+/usr/bin/python3 - "$metrics_target" "${#images[@]}" <<'PY' || fail "metrics do not count the calls"
 import re, sys, urllib.request
 text = urllib.request.urlopen(f"http://{sys.argv[1]}/metrics", timeout=10).read().decode()
 ok = sum(float(value) for value in re.findall(
