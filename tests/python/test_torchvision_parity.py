@@ -62,14 +62,14 @@ def comparison(tmp_path_factory, architecture):
 
 @pytest.fixture(scope="module")
 def detection_orders(comparison):
-    return [tp.detection_order(image["ours"], image["theirs"]) for image in comparison]
+    return tp.detection_orders(comparison)
 
 
 @pytest.fixture(scope="module")
 def maskrcnn(tmp_path_factory):
     directory = parity_directory(tmp_path_factory, "maskrcnn_resnet50_fpn")
     comparison = tp.load_comparison(directory)
-    return directory, comparison, [tp.detection_order(image["ours"], image["theirs"]) for image in comparison]
+    return directory, comparison, tp.detection_orders(comparison)
 
 
 def test_the_model_resizes_as_torchvision_rounds(architecture, comparison):

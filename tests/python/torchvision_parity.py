@@ -216,6 +216,10 @@ def detection_order(ours, theirs):
     return order
 
 
+def detection_orders(comparison):
+    return [detection_order(image["ours"], image["theirs"]) for image in comparison]
+
+
 def _same_detection(ours, j, theirs, i):
     return (int(ours["labels"][j]) == int(theirs["labels"][i])
             and float((ours["boxes"][j] - theirs["boxes"][i]).abs().max()) <= BOX_TOLERANCE_PX
