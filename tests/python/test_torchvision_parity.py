@@ -3,16 +3,19 @@ into roiserve give torchvision 0.14.1's results, stage by stage: seeded models
 (tools/import_torchvision/seeded_torchvision_model.py) saved as .pth files,
 imported with tools/import_torchvision as users do, run by torchvision and by
 roiserve on the same images (CASES). Then roiserve-detect serves the imported
-Mask R-CNN, and names the heads an import has when asked for another.
+Mask R-CNN, and names the heads an import has when asked for another; and
+roiserve-server serves both imports next to the shipped model.
 Tolerances: torchvision_parity.py and docs/TORCHVISION_IMPORT.md."""
 import json
 from dataclasses import dataclass
 
+import grpc
 import numpy as np
 import pytest
 from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
 
 import torchvision_parity as tp
+from service_support import CALL_TIMEOUT_S, ServerProcess, call_error, detect_request, detection_records, pb
 from tool_support import run_tool
 
 pycocotools_mask = pytest.importorskip(
@@ -149,3 +152,37 @@ def test_asking_for_a_head_the_import_lacks_is_a_clear_error(tmp_path_factory, t
     assert completed.returncode == 1
     assert message in completed.stderr
     assert not (tmp_path / "out.json").exists()
+
+
+def test_the_server_serves_imports_next_to_the_shipped_model(tmp_path_factory, maskrcnn, tmp_path):
+    """Both imports load in one roiserve-server with shapes-v1: ListModels
+    shows the three; the Mask R-CNN import answers as roiserve-detect does;
+    heads, mask poolers and masks an import lacks are refused by name."""
+    parity, _, _ = maskrcnn
+    faster = parity_directory(tmp_path_factory, "fasterrcnn_resnet50_fpn")
+    with ServerProcess("--model", parity / "bundle", "--model", faster / "bundle", "--max-batch-size", "1") as server:
+        stub = server.stub()
+        models = stub.ListModels(pb.ListModelsRequest(), timeout=CALL_TIMEOUT_S).models
+        assert [(m.name, m.is_default) for m in models] == [
+            ("shapes-v1", True), ("maskrcnn_resnet50_fpn", False), ("fasterrcnn_resnet50_fpn", False)]
+        info = stub.GetModelInfo(pb.GetModelInfoRequest(name="maskrcnn_resnet50_fpn"), timeout=CALL_TIMEOUT_S)
+        assert list(info.heads) == ["roi_align"] and list(info.mask_poolers) == ["roi_align"]
+        assert [c.name for c in info.classes] == COCO_CATEGORIES[1:]
+        assert (info.input.resize, info.input.min_size, info.input.max_size) == ("shorter_side", 800, 1333)
+
+        image = (parity / "image0.png").read_bytes()
+        served = stub.Detect(detect_request(image, model="maskrcnn_resnet50_fpn"), timeout=CALL_TIMEOUT_S)
+        output = tmp_path / "detections.json"
+        # One thread, as the server's: GEMMs round as their thread count splits them.
+        run_tool("roiserve-detect", "--model", parity / "bundle", "--threads", 1, "--json", output,
+                 parity / "image0.png")
+        assert detection_records(served.detections) == json.loads(output.read_text())["images"][0]["detections"]
+
+        for model, options, says in [
+                ("maskrcnn_resnet50_fpn", {"head": "spp"}, "has no box head 'spp' (it has: roi_align)"),
+                ("maskrcnn_resnet50_fpn", {"mask_pooler": "roi_pool"}, "has no mask pooler 'roi_pool'"),
+                ("fasterrcnn_resnet50_fpn", {"head": "ps_roi_pool"}, "(it has: roi_align)"),
+                ("fasterrcnn_resnet50_fpn", {"mask_format": pb.MASK_FORMAT_COCO_RLE}, "has no mask branch")]:
+            error = call_error(stub.Detect, detect_request(image, model=model, **options))
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (model, options)
+            assert says in error.details(), error.details()
