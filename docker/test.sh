@@ -40,12 +40,14 @@ say "image $roiserve_image: $size_mb MB ($base_mb MB of it the debian:12 base), 
 [[ $(podman image inspect --format '{{.Config.User}}' "$roiserve_image") == 10001:10001 ]] ||
   fail "the image does not run as the non-root user 10001"
 
-# The server gets the CPUs the container may use: it cannot see a CPU limit.
+# As deployed: the Kubernetes configuration (2 threads for 2 CPUs, JSON logs,
+# a 5 s shutdown delay), a read-only root file system, the limits of compose.
 started_ns=$(date +%s%N)
 # Without systemd, podman cannot schedule the periodic health check and says
 # so; `podman healthcheck run` below runs the same check on demand.
-podman run -d --name "$container" --cpus 2 --memory 2g -p 127.0.0.1::50051 -p 127.0.0.1::9090 \
-  "$roiserve_image" --threads 2 --shutdown-delay-s 1 \
+podman run -d --name "$container" --cpus 2 --memory 2g --read-only \
+  -v "$PWD/deploy/k8s/server.yaml:/etc/roiserve/server.yaml:ro" \
+  -p 127.0.0.1::50051 -p 127.0.0.1::9090 "$roiserve_image" --config /etc/roiserve/server.yaml \
   2> >(grep -v 'systemd connection' >&2) >/dev/null
 grpc_target=$(podman port "$container" 50051)
 metrics_target=$(podman port "$container" 9090)
