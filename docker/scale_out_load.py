@@ -34,7 +34,7 @@ import grpc
 
 DETECT = "/roiserve.v1.DetectionService/Detect"
 DETECT_OK = re.compile(
-    r'^roiserve_requests_total\{[^}]*method="Detect"[^}]*code="OK"[^}]*\} (\S+)$', re.M)
+    r'^roiserve_requests_total\{(?=[^}]*method="Detect")(?=[^}]*code="OK")[^}]*\} (\S+)$', re.M)
 
 
 def detect_request(image_bytes):

@@ -89,7 +89,7 @@ mkdir -m 777 "$work/out"
 images=()
 for path in "$work"/inputs/images/*.png; do images+=("/inputs/images/${path##*/}"); done
 say "detecting ${#images[@]} images through $grpc_target"
-podman run --rm --network host -v "$work/inputs:/inputs:ro" -v "$work/out:/out" \
+podman run --rm --network host --no-healthcheck -v "$work/inputs:/inputs:ro" -v "$work/out:/out" \
   --entrypoint /opt/roiserve/bin/roiserve-client "$roiserve_image" \
   --target "$grpc_target" --deadline-ms 60000 --json /out/detections.json "${images[@]}" >/dev/null ||
   fail "roiserve-client failed"
@@ -99,7 +99,7 @@ podman run --rm --network host -v "$work/inputs:/inputs:ro" -v "$work/out:/out" 
 import re, sys, urllib.request
 text = urllib.request.urlopen(f"http://{sys.argv[1]}/metrics", timeout=10).read().decode()
 ok = sum(float(value) for value in re.findall(
-    r'^roiserve_requests_total\{[^}]*method="Detect"[^}]*code="OK"[^}]*\} (\S+)', text, re.M))
+    r'^roiserve_requests_total\{(?=[^}]*method="Detect")(?=[^}]*code="OK")[^}]*\} (\S+)', text, re.M))
 print(f"  /metrics: roiserve_requests_total{{method=\"Detect\",code=\"OK\"}} = {ok:.0f}")
 sys.exit(0 if ok == int(sys.argv[2]) else 1)
 PY
