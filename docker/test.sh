@@ -81,7 +81,7 @@ PY
 )
 say "SERVING: $process_to_serving_s s from the container's start to the server's 'serving' log line" \
   "(goal <= $serving_goal_s s); $run_to_healthy_s s from 'podman run' to the first passing HEALTHCHECK"
-podman stats --no-stream --format 'memory after loading: {{.MemUsage}}' "$container"
+say "memory after loading: $(podman stats --no-stream --format '{{.MemUsage}}' "$container")"
 
 # A real detection: the image's roiserve-client, in a container of its own on
 # the host's network, through the published port.
@@ -107,10 +107,10 @@ PY
 # SIGTERM (the image's STOPSIGNAL, sent by podman stop): NOT_SERVING, a short
 # delay, drain, exit 0. podman would SIGKILL after stop_timeout_s.
 stop_started=$SECONDS
-podman stop --time "$stop_timeout_s" "$container" >/dev/null
+podman stop --time "$stop_timeout_s" "$container" 2> >(grep -v 'systemd connection' >&2) >/dev/null
 exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$container")
 events=$(podman logs "$container" 2>&1 | sed -n 's/.*"event":"\([a-z_]*\)".*/\1/p' | tr '\n' ' ')
-say "stopped in $((SECONDS - stop_started)) s: exit code $exit_code; events: $events"
+say "stopped in $((SECONDS - stop_started)) s (shutdown_delay_s is 5): exit code $exit_code; events: $events"
 [[ $exit_code == 0 ]] || fail "exit code $exit_code after SIGTERM"
 [[ $events == *draining*drained*stopped* ]] || fail "the log shows no drain (draining, drained, stopped)"
 say "PASSED: image $size_mb MB (goal $image_size_goal_mb), SERVING $process_to_serving_s s after the start" \
