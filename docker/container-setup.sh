@@ -20,7 +20,6 @@ readonly roiserve_image=localhost/roiserve:cpu
 readonly test_inputs_image=localhost/roiserve-test-inputs:cpu
 container_cache=${ROISERVE_CONTAINER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/roiserve-containers}
 
-# Prints a line prefixed with the seconds since the script started.
 say() { printf '[%6.1fs] %s\n' "$SECONDS" "$*"; }
 
 # Copies the tree that the images are built from and the tests run on into

@@ -9,8 +9,8 @@
 # docker/test.sh. All traffic stays on loopback and the test's own container
 # network, and stops after --duration-s.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 ((EUID == 0)) || exec sudo --preserve-env=ROISERVE_BUILD_FROM,ROISERVE_CONTAINER_CACHE,ROISERVE_DEBIAN_SOURCES "$0" "$@"
+cd "$(dirname "$0")/.."
 source docker/container-setup.sh
 
 project=roiserve-scale-out
@@ -21,6 +21,7 @@ replica_a=${project}_replica-a_1 replica_b=${project}_replica-b_1 balancer=${pro
 # them by name); python3-grpcio: the load client.
 install_missing_packages podman runc mmdebstrap podman-compose \
   golang-github-containernetworking-plugin-dnsname python3 python3-grpcio
+
 work=$(mktemp -d)
 cleanup() {
   "${compose[@]}" down >/dev/null 2>&1 || true

@@ -11,8 +11,8 @@
 # Not part of CI: the first image build compiles the server (tens of minutes
 # on 2 cores). docs/DEPLOYMENT.md describes the run and its results.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 ((EUID == 0)) || exec sudo --preserve-env=ROISERVE_BUILD_FROM,ROISERVE_CONTAINER_CACHE,ROISERVE_DEBIAN_SOURCES "$0" "$@"
+cd "$(dirname "$0")/.."
 source docker/container-setup.sh
 
 readonly image_size_goal_mb=400 serving_goal_s=5 stop_timeout_s=30
