@@ -25,6 +25,8 @@ install_missing_packages podman runc mmdebstrap podman-compose \
 work=$(mktemp -d)
 cleanup() {
   "${compose[@]}" down >/dev/null 2>&1 || true
+  # podman-compose 1.0.3's down leaves the project's network behind.
+  podman network rm "${project}_default" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
