@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <opencv2/core/utils/logger.hpp>
-#include <thread>
 
+#include "server/cpu_quota.h"
 #include "server/logging.h"
 #include "server/roi_server.h"
 
@@ -31,7 +31,10 @@ void add_flags(CLI::App& app, Flags& flags, ServerConfig& config, BatchingConfig
   app.add_option("--model", flags.models, "model bundle directory (repeatable; replaces the config's models)");
   app.add_option("--listen", config.listen, "gRPC address, HOST:PORT (port 0: any free port)");
   app.add_option("--metrics-listen", config.metrics_listen, "Prometheus /metrics address; '' turns it off");
-  app.add_option("--threads", config.threads, "intra-op threads (default: every core)");
+  app.add_option("--max-connection-age-s", config.max_connection_age_s,
+                 "close connections this old, so clients spread onto new replicas (0: never)");
+  app.add_option("--threads", config.threads,
+                 "intra-op threads (default: every core the process may use, within a container's CPU limit)");
   app.add_option("--device", config.device, "cpu, cuda or cuda:N");
   app.add_option("--default-model", config.default_model, "the model requests with no model name go to");
   app.add_option("--max-batch-size", batching.max_batch_size, "images per backbone pass, every model");
@@ -77,7 +80,7 @@ ServerConfig build_config(int argc, char** argv, CLI::App& app) {
     if (overlay.count("--max-queue-delay-ms")) model.batching.max_queue_delay_ms = batching.max_queue_delay_ms;
     if (overlay.count("--max-queue-size")) model.batching.max_queue_size = batching.max_queue_size;
   }
-  if (config.threads == 0) config.threads = static_cast<int>(std::thread::hardware_concurrency());
+  if (config.threads == 0) config.threads = usable_cores();
   validate_server_config(config);
   return config;
 }

@@ -67,6 +67,8 @@ ServerConfig read_server_config(const std::filesystem::path& file) {
     MappingReader reader(root, "");
     reader.read("listen", config.listen);
     reader.read("metrics_listen", config.metrics_listen);
+    reader.read("max_connection_age_s", config.max_connection_age_s);
+    reader.read("max_connection_age_grace_s", config.max_connection_age_grace_s);
     reader.read("threads", config.threads);
     reader.read("device", config.device);
     reader.read("default_model", config.default_model);
@@ -144,6 +146,10 @@ void validate_server_config(const ServerConfig& config) {
           limits.max_concurrent_streams, ">= 1");
   require(limits.max_stream_in_flight >= 1, "limits.max_stream_in_flight",
           limits.max_stream_in_flight, ">= 1");
+  require(config.max_connection_age_s >= 0, "max_connection_age_s", config.max_connection_age_s,
+          ">= 0 (0: never)");
+  require(config.max_connection_age_grace_s >= 0, "max_connection_age_grace_s",
+          config.max_connection_age_grace_s, ">= 0");
   require(config.shutdown_delay_s >= 0, "shutdown_delay_s", config.shutdown_delay_s, ">= 0");
   require(config.shutdown_grace_s >= 0, "shutdown_grace_s", config.shutdown_grace_s, ">= 0");
   if (config.tls.cert.empty() != config.tls.key.empty()) {

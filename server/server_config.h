@@ -52,8 +52,13 @@ struct AuthConfig {
 
 struct ServerConfig {
   std::string listen = "0.0.0.0:50051";
+  // > 0: a connection is closed (GOAWAY, then max_connection_age_grace_s for
+  // its calls) this long after it opened, so that clients reconnect and
+  // spread onto replicas added since; 0: never.
+  double max_connection_age_s = 0;
+  double max_connection_age_grace_s = 30;
   std::string metrics_listen = "0.0.0.0:9090";  // empty: no /metrics endpoint
-  int threads = 0;                              // intra-op threads; 0: every core
+  int threads = 0;  // intra-op threads; 0: every core it may use (a container's CPU limit)
   std::string device = "cpu";
   std::vector<ModelEntry> models;
   BatchingConfig batching;    // of models that set none of their own

@@ -34,6 +34,8 @@ TEST_F(ServerConfigFile, EveryKeyIsRead) {
   const auto file = write(R"(
 listen: 127.0.0.1:6000
 metrics_listen: ""
+max_connection_age_s: 300
+max_connection_age_grace_s: 20
 threads: 3
 device: cpu
 default_model: b
@@ -55,6 +57,8 @@ auth: {token_file: tokens, admin_token_file: admin}
   const auto dir = file.parent_path();
   EXPECT_EQ(config.listen, "127.0.0.1:6000");
   EXPECT_EQ(config.metrics_listen, "");
+  EXPECT_EQ(config.max_connection_age_s, 300);
+  EXPECT_EQ(config.max_connection_age_grace_s, 20);
   EXPECT_EQ(config.threads, 3);
   EXPECT_EQ(config.default_model, "b");
   EXPECT_EQ(config.shutdown_delay_s, 1.0);
