@@ -37,14 +37,16 @@ struct Sample {
   double decode_ms;
   double model_ms;
   double queue_wait_ms;
+  double server_total_ms;  // receipt of the request until its response was ready
   uint32_t batch_size;
 };
 
 Sample sample_of(double end_to_end_ms, const v1::DetectResponse& response) {
-  Sample sample{end_to_end_ms, 0, 0, 0, response.batch_size()};
+  Sample sample{end_to_end_ms, 0, 0, 0, 0, response.batch_size()};
   for (const v1::StageLatency& latency : response.latency()) {
     if (latency.stage() == "decode") sample.decode_ms = latency.milliseconds();
     if (latency.stage() == "queue_wait") sample.queue_wait_ms = latency.milliseconds();
+    if (latency.stage() == "total") sample.server_total_ms = latency.milliseconds();
     if (kModelStages.count(latency.stage())) sample.model_ms += latency.milliseconds();
   }
   return sample;
@@ -133,10 +135,12 @@ LevelResult run_level(const std::shared_ptr<grpc::Channel>& channel,
 }
 
 nlohmann::json summarize(const LevelResult& level) {
-  std::vector<double> end_to_end, overhead, decode, queue_wait, batch;
+  std::vector<double> end_to_end, overhead, in_server, transport, decode, queue_wait, batch;
   for (const Sample& s : level.samples) {
     end_to_end.push_back(s.end_to_end_ms);
     overhead.push_back(s.end_to_end_ms - s.model_ms - s.decode_ms);
+    in_server.push_back(s.server_total_ms - s.model_ms - s.decode_ms);
+    transport.push_back(s.end_to_end_ms - s.server_total_ms);
     decode.push_back(s.decode_ms);
     queue_wait.push_back(s.queue_wait_ms);
     batch.push_back(s.batch_size);
@@ -150,6 +154,10 @@ nlohmann::json summarize(const LevelResult& level) {
                           {"p99", percentile(end_to_end, 99)}}},
           {"overhead_excluding_decode_ms", {{"p50", percentile(overhead, 50)},
                                             {"p95", percentile(overhead, 95)}}},
+          // The overhead's two parts: inside the server (queue, handoffs,
+          // encode), and outside it (gRPC, the network stack, the client).
+          {"server_overhead_ms_p50", percentile(in_server, 50)},
+          {"transport_ms_p50", percentile(transport, 50)},
           {"queue_wait_ms_p50", percentile(queue_wait, 50)},
           {"decode_ms_p50", percentile(decode, 50)},
           {"batch_size_p50", percentile(batch, 50)}};
@@ -202,16 +210,18 @@ int main(int argc, char** argv) {
   if (warmup > 0) run_level(channel, requests, 1, warmup, duration_s, stream);
 
   nlohmann::json levels = nlohmann::json::array();
-  std::printf("%-11s %8s %7s %9s %9s %9s %9s %11s %9s %6s\n", "concurrency", "requests", "errors",
-              "req/s", "p50 ms", "p95 ms", "p99 ms", "overhead50", "decode50", "batch");
+  std::printf("%-11s %8s %7s %9s %9s %9s %9s %11s %9s %10s %9s %6s\n", "concurrency", "requests",
+              "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "overhead50", "server50", "transport50",
+              "decode50", "batch");
   for (int level : concurrency) {
     const nlohmann::json summary =
         summarize(run_level(channel, requests, level, requests_per_level, duration_s, stream));
-    std::printf("%-11d %8d %7d %9.2f %9.2f %9.2f %9.2f %11.3f %9.3f %6.0f\n", level,
+    std::printf("%-11d %8d %7d %9.2f %9.2f %9.2f %9.2f %11.3f %9.3f %10.3f %9.3f %6.0f\n", level,
                 summary["requests"].get<int>(), summary["errors"].get<int>(),
                 summary["throughput_per_s"].get<double>(), summary["latency_ms"]["p50"].get<double>(),
                 summary["latency_ms"]["p95"].get<double>(), summary["latency_ms"]["p99"].get<double>(),
                 summary["overhead_excluding_decode_ms"]["p50"].get<double>(),
+                summary["server_overhead_ms_p50"].get<double>(), summary["transport_ms_p50"].get<double>(),
                 summary["decode_ms_p50"].get<double>(), summary["batch_size_p50"].get<double>());
     levels.push_back(summary);
   }
