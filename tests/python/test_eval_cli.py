@@ -77,9 +77,9 @@ def test_report_covers_every_head_pooler_and_pair(evaluated):
 def test_every_head_detects_shapes(evaluated):
     _, _, report = evaluated
     for head in report["box_heads"]:
-        assert head["bbox"]["AP50"] >= 0.3, head["head"]
+        assert head["bbox"]["AP50"] >= 0.8, head["head"]
     for mask in report["masks"]:
-        assert mask["segm"]["AP50"] >= 0.3, (mask["head"], mask["mask_pooler"])
+        assert mask["segm"]["AP50"] >= 0.8, (mask["head"], mask["mask_pooler"])
 
 
 @pytest.mark.parametrize(

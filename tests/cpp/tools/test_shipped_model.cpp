@@ -15,8 +15,10 @@
 namespace roiserve::tools {
 namespace {
 
-constexpr double kMinBoxAp = 0.2;
-constexpr double kMinMaskAp = 0.2;
+// The least of the shipped model on these images: 0.73 box AP (ps_roi_pool),
+// 0.69 mask AP (ps_roi_pool with the roi_pool pooler).
+constexpr double kMinBoxAp = 0.55;
+constexpr double kMinMaskAp = 0.5;
 
 TEST(ShippedModel, EveryHeadAndPoolerDetectsShapes) {
   detector::Detector model =
@@ -30,6 +32,16 @@ TEST(ShippedModel, EveryHeadAndPoolerDetectsShapes) {
   }
   for (const MaskResult& mask : comparison.masks) {
     EXPECT_GE(mask.segm.stats[0], kMinMaskAp) << mask.head << " + " << mask.pooler;
+  }
+  // Mask R-CNN's finding: RoIAlign pools better masks than RoIPool, on every
+  // head's detections (by about 0.1 AP here).
+  for (const MaskResult& align : comparison.masks) {
+    if (align.pooler != "roi_align") continue;
+    for (const MaskResult& pool : comparison.masks) {
+      if (pool.head == align.head && pool.pooler == "roi_pool") {
+        EXPECT_GT(align.segm.stats[0], pool.segm.stats[0]) << align.head;
+      }
+    }
   }
   for (const HeadAgreement& pair : comparison.agreements) {
     // Most confident detections of the sparser head are found by the other.
