@@ -12,7 +12,7 @@ they were during the warm-up.
 Overload: waves of calls at four times the capacity measured just before,
 against a short queue: the excess is refused with RESOURCE_EXHAUSTED fast,
 no more calls are admitted than the queue has places (so the admitted wait at
-most a queue's worth), and the server answers as before once the load drops.
+most a queue's worth), and once the load drops every place is free again.
 """
 import os
 import statistics
@@ -175,7 +175,6 @@ def test_overload_is_refused_fast_and_the_server_recovers():
         places = queue_size + 1
         wave, wave_every_s = 4 * places, places * service_s
         waves = max(8, round(OVERLOAD_S / wave_every_s))
-        outcomes = []
 
         def timed_call():
             start = time.monotonic()
@@ -204,7 +203,7 @@ def test_overload_is_refused_fast_and_the_server_recovers():
           f"served max {max(admitted):.2f} s; median before {statistics.median(before) * 1e3:.0f} ms, "
           f"after {statistics.median(after) * 1e3:.0f} ms")
     assert other == []
-    assert len(refused) >= len(outcomes) / 2  # each wave finds at most a quarter of places
+    assert len(refused) >= len(outcomes) / 2  # at most a quarter of a wave finds a place
     assert max(refused) < FAST_REFUSAL_S  # refused at admission, never queued
     # Admission is bounded, which bounds the wait of the admitted calls to the
     # queue ahead of them (their times are printed; on shared cores they are
