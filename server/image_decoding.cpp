@@ -60,12 +60,24 @@ at::Tensor decode_encoded_image(std::string_view bytes, uint64_t max_pixels) {
   if (header.format == ImageFormat::kJpeg && !jpeg_has_end_marker(bytes)) {
     throw std::invalid_argument("jpeg image is truncated (no end-of-image marker)");
   }
+  at::Tensor image;
   try {
-    return tools::decode_image(bytes);
+    image = tools::decode_image(bytes);
   } catch (const std::runtime_error& error) {
     throw std::invalid_argument(format_name(header.format) + " image could not be decoded: " +
                                 error.what());
   }
+  // The pixel limit was checked against the header: a file whose decoder sees
+  // another size (a TIFF with contradicting tags, found by fuzzing) must not
+  // slip past it. EXIF rotation keeps the count.
+  const auto decoded_pixels = static_cast<uint64_t>(image.size(1) * image.size(2));
+  if (decoded_pixels != header.width * header.height) {
+    throw std::invalid_argument(format_name(header.format) + " image decodes to " +
+                                std::to_string(image.size(2)) + "x" + std::to_string(image.size(1)) +
+                                " pixels, not the " + std::to_string(header.width) + "x" +
+                                std::to_string(header.height) + " its header declares");
+  }
+  return image;
 }
 
 at::Tensor decode_raw_pixels(const RawPixels& raw, uint64_t max_pixels) {
