@@ -5,6 +5,8 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "server/image_decoding.h"
@@ -140,6 +142,26 @@ TEST(ImageHeader, JpegSegmentLengthsThatLieStayInBounds) {
   jpeg[4] = '\xFF';
   jpeg[5] = '\xFF';
   EXPECT_THROW(read_image_header(jpeg), std::invalid_argument);
+}
+
+TEST(ImageHeader, AnImageDecodingToAnotherSizeThanItsHeaderIsRefused) {
+  // Found by fuzz_image_decoding: a TIFF whose tags contradict each other, so
+  // libtiff decodes another size than the header check measured.
+  std::ifstream file(std::string(ROISERVE_SOURCE_DIR) +
+                         "/tests/fuzz/corpus/image_decoding/regression-tiff-decodes-to-another-size",
+                     std::ios::binary);
+  const std::string tiff((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(tiff.empty());
+  const ImageHeader header = check_encoded_image(tiff, 1 << 20);
+  const std::string declared = std::to_string(header.width) + "x" + std::to_string(header.height);
+  try {
+    decode_encoded_image(tiff, 1 << 20);
+    ADD_FAILURE() << "decoded although its size is not the header's " << declared;
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("not the " + declared + " its header declares"),
+              std::string::npos)
+        << error.what();
+  }
 }
 
 TEST(RawPixels, LayoutsAndTypesGiveTheSameImage) {
