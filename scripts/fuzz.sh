@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz) with clang under ASan + UBSan in
-# build-fuzz/, and fuzzes each for a while, starting from its committed corpus
-# (new inputs go to build-fuzz/corpus/<name>/; crashes to build-fuzz/crashes/).
+# build-fuzz/ (CMake preset asan, which scripts/sanitize.sh shares), and
+# fuzzes each for a while, starting from its committed corpus (new inputs go
+# to build-fuzz/corpus/<name>/; crashes to build-fuzz/crashes/).
 #   scripts/fuzz.sh [SECONDS_PER_TARGET (default 60)] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,22 +11,9 @@ shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=(image_decoding raw_pixels request_options model_config roi_ops)
 
-scripts/install-deps.sh build
-missing=()
-for package in clang-14 libclang-rt-14-dev; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
-done
-if ((${#missing[@]})); then
-  sudo=()
-  ((EUID == 0)) || sudo=(sudo)
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
-generator=()
-command -v ninja >/dev/null && generator=(-G Ninja)
-CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DROISERVE_FUZZ=ON -DROISERVE_BUILD_TESTS=OFF -DROISERVE_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build build-fuzz --parallel "$(nproc)" --target "${targets[@]/#/fuzz_}"
+scripts/install-deps.sh clang
+cmake --preset asan >/dev/null
+cmake --build --preset asan --parallel "$(nproc)" --target "${targets[@]/#/fuzz_}"
 
 # LibTorch's own allocations are never freed at exit: leaks are not findings here.
 export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1

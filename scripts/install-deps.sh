@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages roiserve needs, skipping those already there.
 #   scripts/install-deps.sh build   compile the libraries and tools
 #   scripts/install-deps.sh test    build + everything the test suite needs
+#   scripts/install-deps.sh clang   test + clang 14 for the fuzzers and sanitizers
 set -euo pipefail
 
 # libopenblas0-pthread: without it Debian's LibTorch runs every GEMM on the
@@ -12,13 +13,16 @@ build_packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libspdlog-dev prometheus-cpp-dev libcpp-httplib-dev)
 test_packages=(
   python3-torch python3-torchvision python3-numpy python3-pil python3-yaml python3-pytest
-  python3-pytest-xdist python3-venv openssl)
+  python3-pytest-xdist python3-venv python3-cryptography openssl)
+# libFuzzer, the sanitizer runtimes and clang's OpenMP.
+clang_packages=(clang-14 libclang-rt-14-dev libomp-14-dev)
 
 packages=("${build_packages[@]}")
 case "${1:-build}" in
   build) ;;
   test) packages+=("${test_packages[@]}") ;;
-  *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+  clang) packages+=("${test_packages[@]}" "${clang_packages[@]}") ;;
+  *) echo "usage: $0 [build|test|clang]" >&2; exit 2 ;;
 esac
 
 # The test references from PyPI live in .venv-test, a venv of Debian's python3
@@ -54,5 +58,5 @@ else
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
     "${missing[@]}"
 fi
-[[ "${1:-build}" == test ]] && make_test_venv
+[[ "${1:-build}" != build ]] && make_test_venv
 exit 0

@@ -88,13 +88,16 @@ std::vector<BatchRunner::Prepared> BatchRunner::decode(JobBatch& batch) {
     }
   });
   std::vector<Prepared> decoded;
+  const Clock::time_point now = Clock::now();
   for (size_t i = 0; i < batch.size(); ++i) {
     prepared[i].job = batch[i];
-    if (failures[i].ok()) {
-      decoded.push_back(std::move(prepared[i]));
-    } else {
+    if (!failures[i].ok()) {
       prepared[i].outcome.status = failures[i];
       batch[i]->on_done(std::move(prepared[i].outcome));
+    } else if (!batch[i]->liveness(now).ok()) {
+      batch[i]->on_done(batch[i]->abandoned(now, "preprocess"));
+    } else {
+      decoded.push_back(std::move(prepared[i]));
     }
   }
   return decoded;
@@ -109,7 +112,6 @@ void BatchRunner::infer(std::vector<Prepared>& jobs) {
   std::vector<at::Tensor> images;
   for (const Prepared& prepared : jobs) images.push_back(prepared.image.to(device_));
   const detector::SharedStages shared = detector_->run_shared(images);
-  const Clock::time_point after_shared = Clock::now();
 
   for (size_t start = 0; start < jobs.size();) {
     size_t end = start + 1;
@@ -119,10 +121,11 @@ void BatchRunner::infer(std::vector<Prepared>& jobs) {
         slice_shared(shared, static_cast<int64_t>(start), static_cast<int64_t>(end - start));
     std::vector<std::string> fingerprints;
     for (const at::Tensor& proposals : group.proposals) fingerprints.push_back(tensor_fingerprint(proposals));
-    // Nobody waits for a dead job's heads.
-    bool any_alive = false;
-    for (size_t j = start; j < end; ++j) any_alive |= jobs[j].job->liveness(after_shared).ok();
     for (const detector::HeadRequest& variant : jobs[start].job->variants) {
+      // Nobody waits for a dead job's heads (run() answers it).
+      const Clock::time_point now = Clock::now();
+      bool any_alive = false;
+      for (size_t j = start; j < end; ++j) any_alive |= jobs[j].job->liveness(now).ok();
       if (!any_alive) break;
       detector::StageTimings timings;
       std::vector<detector::ImageDetections> detections =
@@ -172,9 +175,9 @@ void BatchRunner::run(JobBatch& batch) {
   }
   const Clock::time_point now = Clock::now();
   for (Prepared& prepared : jobs) {
-    if (prepared.outcome.status.ok()) {
-      const grpc::Status alive = prepared.job->liveness(now);
-      if (!alive.ok()) prepared.outcome = {alive, {}, {}, 0};
+    if (prepared.outcome.status.ok() && !prepared.job->liveness(now).ok()) {
+      const bool heads_ran = prepared.outcome.variants.size() == prepared.job->variants.size();
+      prepared.outcome = prepared.job->abandoned(now, heads_ran ? "encode" : "box_pool");
     }
     prepared.job->on_done(std::move(prepared.outcome));
   }

@@ -4,6 +4,10 @@
 // on its slice of the shared features and proposals, and answers each job.
 // Jobs asking for the same variants run their heads together.
 //
+// A job whose deadline passes or whose call is cancelled is dropped at the
+// next stage boundary (after decoding, after the shared stages, between
+// head variants) and answered at once.
+//
 // Failures stay with their request: an image that does not decode fails its
 // own job; when a batch's model run throws, each job of it is run again
 // alone, so that only the request that caused it fails.

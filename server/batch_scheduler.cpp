@@ -16,6 +16,13 @@ grpc::Status InferenceJob::liveness(Clock::time_point now) const {
   return grpc::Status::OK;
 }
 
+JobOutcome InferenceJob::abandoned(Clock::time_point now, std::string skipped_stage) const {
+  JobOutcome outcome;
+  outcome.status = liveness(now);
+  outcome.skipped_stage = std::move(skipped_stage);
+  return outcome;
+}
+
 BatchScheduler::BatchScheduler(BatchingConfig config, SchedulerHooks hooks, int workers)
     : config_(config), hooks_(std::move(hooks)) {
   for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { work(); });
@@ -75,11 +82,7 @@ void BatchScheduler::stop() {
 
 void BatchScheduler::drop_dead_jobs(JobBatch& dead) {
   const Clock::time_point now = Clock::now();
-  for (auto& job : dead) {
-    JobOutcome outcome;
-    outcome.status = job->liveness(now);
-    job->on_done(std::move(outcome));
-  }
+  for (auto& job : dead) job->on_done(job->abandoned(now, "decode"));
   dead.clear();
 }
 

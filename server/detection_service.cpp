@@ -98,7 +98,9 @@ grpc::Status DetectionService::start_job(const grpc::ServerContextBase& context,
     job->variants = std::move(prepared.variants);
     job->received = record.received();
     job->deadline = call_deadline(context);
-    job->on_done = [response, answer = std::move(prepared.answer), done](JobOutcome&& outcome) {
+    job->on_done = [this, model_name = model->name(), response, answer = std::move(prepared.answer),
+                    done](JobOutcome&& outcome) {
+      if (!outcome.skipped_stage.empty()) metrics_.count_abandoned(model_name, outcome.skipped_stage);
       grpc::Status status = outcome.status;
       if (status.ok()) {
         try {

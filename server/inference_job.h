@@ -45,6 +45,9 @@ struct JobOutcome {
   // queue_wait, decode, then the batch's preprocess, backbone and rpn.
   detector::StageTimings shared_timings;
   int64_t batch_size = 0;
+  // Set when the job's deadline passed or it was cancelled before its work
+  // ended: the first stage that did not run for it ("encode" when all ran).
+  std::string skipped_stage;
 };
 
 struct InferenceJob {
@@ -65,6 +68,8 @@ struct InferenceJob {
 
   // OK while the job is worth running; CANCELLED or DEADLINE_EXCEEDED after.
   grpc::Status liveness(Clock::time_point now) const;
+  // The outcome of a job found dead (liveness() not OK) before `skipped_stage`.
+  JobOutcome abandoned(Clock::time_point now, std::string skipped_stage) const;
 };
 
 }  // namespace roiserve::server

@@ -29,6 +29,11 @@ ServerMetrics::ServerMetrics()
                           .Name("roiserve_stage_duration_seconds")
                           .Help("Time of each stage of a request (queue_wait, decode, backbone, ...)")
                           .Register(*registry_)),
+      abandoned_(prometheus::BuildCounter()
+                     .Name("roiserve_abandoned_requests_total")
+                     .Help("Requests past their deadline or cancelled before their work ended, by "
+                           "the first stage that did not run for them (encode: all ran, too late)")
+                     .Register(*registry_)),
       queue_depth_(prometheus::BuildGauge()
                        .Name("roiserve_queue_depth")
                        .Help("Requests waiting in a model's batching queue")
@@ -87,6 +92,10 @@ void ServerMetrics::observe_stages(const std::string& model, const detector::Sta
     stage_duration_.Add({{"model", model}, {"stage", stage}}, latency_buckets())
         .Observe(milliseconds / 1000.0);
   }
+}
+
+void ServerMetrics::count_abandoned(const std::string& model, const std::string& skipped_stage) {
+  abandoned_.Add({{"model", model}, {"skipped_stage", skipped_stage}}).Increment();
 }
 
 void ServerMetrics::set_queue_depth(const std::string& model, size_t depth) {

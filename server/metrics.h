@@ -4,6 +4,7 @@
 //   roiserve_requests_total{method, model, code}          counter
 //   roiserve_request_duration_seconds{method, model}      histogram, receipt to response
 //   roiserve_stage_duration_seconds{model, stage}         histogram, per stage
+//   roiserve_abandoned_requests_total{model, skipped_stage}  counter, see below
 //   roiserve_queue_depth{model}                           gauge
 //   roiserve_batch_size{model}                            histogram
 //   roiserve_inflight_requests{method}                    gauge
@@ -38,6 +39,10 @@ class ServerMetrics {
   void count_request(const std::string& method, const std::string& model, const std::string& code,
                      double seconds);
   void observe_stages(const std::string& model, const detector::StageTimings& timings);
+  // A request whose deadline passed or that was cancelled before its work
+  // ended: the work stopped before `skipped_stage` ("encode": it all ran,
+  // and only the answer was late).
+  void count_abandoned(const std::string& model, const std::string& skipped_stage);
   void set_queue_depth(const std::string& model, size_t depth);
   void observe_batch(const std::string& model, size_t size);
   void set_model_ready(const std::string& model, bool ready);
@@ -51,6 +56,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& request_duration_;
   prometheus::Family<prometheus::Histogram>& stage_duration_;
+  prometheus::Family<prometheus::Counter>& abandoned_;
   prometheus::Family<prometheus::Gauge>& queue_depth_;
   prometheus::Family<prometheus::Histogram>& batch_size_;
   prometheus::Family<prometheus::Gauge>& inflight_;

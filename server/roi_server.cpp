@@ -5,35 +5,27 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include "detector/bundle/model_bundle.h"
 #include "server/logging.h"
+#include "server/tls_files.h"
 
 namespace roiserve::server {
 namespace {
 
 constexpr const char* kServiceName = "roiserve.v1.DetectionService";
 
-std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot read '" + path.string() + "'");
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 std::shared_ptr<grpc::ServerCredentials> server_credentials(const TlsConfig& tls) {
   if (tls.cert.empty()) return grpc::InsecureServerCredentials();
+  const TlsFiles files = read_tls_files(tls);
   grpc::SslServerCredentialsOptions options(
       tls.client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
                             : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  if (!tls.client_ca.empty()) options.pem_root_certs = read_text_file(tls.client_ca);
-  options.pem_key_cert_pairs.push_back({read_text_file(tls.key), read_text_file(tls.cert)});
+  options.pem_root_certs = files.client_ca;
+  options.pem_key_cert_pairs.push_back({files.private_key, files.certificate_chain});
   return grpc::SslServerCredentials(options);
 }
 

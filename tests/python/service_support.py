@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -113,10 +114,12 @@ class ServerProcess:
     Entering waits until health says SERVING; leaving stops the server with
     SIGTERM if it still runs. `credentials` (grpc.ChannelCredentials) are
     what the harness's own channels (the health wait, channel(), stub())
-    connect with: a TLS server's."""
+    connect with: a TLS server's. `listen`: the gRPC address to bind (a
+    fixed port for a server that takes over another's)."""
 
-    def __init__(self, *flags, model=SHIPPED_MODEL, credentials=None):
+    def __init__(self, *flags, model=SHIPPED_MODEL, credentials=None, listen="127.0.0.1:0"):
         self.flags = [str(flag) for flag in flags]
+        self.listen = listen
         self.model = model
         self.credentials = credentials
         self.directory = None
@@ -162,7 +165,7 @@ class ServerProcess:
         ports_file = self.directory / "ports.json"
         # model None: the models come from a --config file among the flags.
         model = [] if self.model is None else ["--model", str(self.model)]
-        command = [str(server_binary()), *model, "--listen", "127.0.0.1:0",
+        command = [str(server_binary()), *model, "--listen", self.listen,
                    "--metrics-listen", "127.0.0.1:0", "--ports-file", str(ports_file),
                    "--threads", "1", "--log-level", "debug", *self.flags]
         with open(self.log_path, "wb") as log:
@@ -261,6 +264,12 @@ def metric_value(exposition, name, **labels):
         if (series == name or series.startswith(name + "{")) and all(label in series for label in wanted):
             total += float(value)
     return total
+
+
+def run_server(*flags):
+    """roiserve-server run to its exit (one that fails to start), on any free port."""
+    return subprocess.run([str(server_binary()), "--listen", "127.0.0.1:0", "--metrics-listen", "", *map(str, flags)],
+                          capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False)
 
 
 def serve(*flags, **options):
@@ -390,11 +399,30 @@ def _openssl(*args, cwd):
         pytest.fail(f"openssl {' '.join(map(str, args))} failed: {completed.stderr}")
 
 
+def _expired_copy(directory, name):
+    """{name}-expired.crt: the CA-signed certificate {name}.crt (same key,
+    subject and extensions) valid on 1 January 2020 only. The openssl CLI of
+    Debian 12 cannot date a certificate in the past."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    ca_certificate = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), password=None)
+    original = x509.load_pem_x509_certificate((directory / f"{name}.crt").read_bytes())
+    builder = (x509.CertificateBuilder().subject_name(original.subject).issuer_name(ca_certificate.subject)
+               .public_key(original.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(datetime(2020, 1, 1)).not_valid_after(datetime(2020, 1, 2)))
+    for extension in original.extensions:
+        builder = builder.add_extension(extension.value, extension.critical)
+    expired = builder.sign(ca_key, hashes.SHA256())
+    (directory / f"{name}-expired.crt").write_bytes(expired.public_bytes(serialization.Encoding.PEM))
+
+
 def make_certificates(directory):
     """A CA, a server certificate for 127.0.0.1 and localhost, and a client
-    certificate, all signed by the CA, and a second CA that signed nothing of
-    this server's (P-256 keys, PEM files in `directory`). Returns their paths
-    by name: ca, server.crt/key, client.crt/key, other-ca."""
+    certificate, all signed by the CA, copies of both that expired in 2020,
+    and a second CA that signed nothing of this server's (P-256 keys, PEM
+    files in `directory`). Returns their paths by name: ca, server.crt/key,
+    client.crt/key, server-expired.crt, client-expired.crt, other-ca."""
     directory = Path(directory)
     key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     for ca in ("ca", "other-ca"):
@@ -407,8 +435,10 @@ def make_certificates(directory):
                  cwd=directory)
         _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
                  "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt", cwd=directory)
+        _expired_copy(directory, name)
     return {name: directory / name for name in
-            ("ca.crt", "other-ca.crt", "server.crt", "server.key", "client.crt", "client.key")}
+            ("ca.crt", "other-ca.crt", "server.crt", "server.key", "client.crt", "client.key", "server-expired.crt",
+             "client-expired.crt")}
 
 
 def tls_credentials(ca, cert=None, key=None):

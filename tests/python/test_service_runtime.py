@@ -2,7 +2,8 @@
 cancellation (the work of a dead call is dropped, never run), a full queue,
 dynamic batching, and the SIGTERM drain. Each behaviour gets a server
 configured for it."""
-import subprocess
+import itertools
+import json
 import threading
 import time
 
@@ -13,7 +14,7 @@ from grpc_health.v1 import health_pb2
 
 from service_support import (CALL_TIMEOUT_S, FAST_REFUSAL_S, HEADS, MASK_POOLERS, SHIPPED_MODEL, START_TIMEOUT_S,
                              ServerProcess, call_error, client_tool, compare_request, detect_json, detect_request,
-                             detection_records, encode, metric_value, pb, pb_grpc, rgb_pixels, serve, server_binary,
+                             detection_records, encode, metric_value, pb, pb_grpc, rgb_pixels, run_server, serve,
                              shapes_png, wait_until)
 
 pycocotools_mask = pytest.importorskip(
@@ -61,6 +62,13 @@ def wait_counted(server, code, method="Detect"):
     return wait_until(counted, CALL_TIMEOUT_S, f"a {method} call answered {code}", server.log_tail)
 
 
+def abandoned(before, after, skipped_stage):
+    """Requests dropped before `skipped_stage` between two scrapes of /metrics."""
+    name = "roiserve_abandoned_requests_total"
+    return (metric_value(after, name, skipped_stage=skipped_stage)
+            - metric_value(before, name, skipped_stage=skipped_stage))
+
+
 def test_a_deadline_passing_in_the_queue_is_deadline_exceeded_and_the_work_never_runs(serial_server):
     server = serial_server
     before = server.metrics()
@@ -74,7 +82,59 @@ def test_a_deadline_passing_in_the_queue_is_deadline_exceeded_and_the_work_never
     assert metric_value(after, "roiserve_requests_total", method="Detect", code="CANCELLED") == metric_value(
         before, "roiserve_requests_total", method="Detect", code="CANCELLED")
     assert batches_run(before, after) == 1, "only the Compare ran"
+    assert abandoned(before, after, "decode") == 1
     assert "the deadline passed while the request waited" in server.log()
+
+
+def stage_ends(response):
+    """Milliseconds from a Compare's receipt to the end of its decode, of its
+    shared stages and of each variant's model stages, in the order they ran
+    (every variant's encode comes after the last variant's model stages)."""
+    shared = {latency.stage: latency.milliseconds for latency in response.shared_latency}
+    decoded = shared["queue_wait"] + shared["decode"]
+    ends = [decoded, decoded + shared["preprocess"] + shared["backbone"] + shared["rpn"]]
+    for result in response.results:
+        ends.append(ends[-1] + sum(latency.milliseconds for latency in result.latency if latency.stage != "encode"))
+    return ends
+
+
+def test_a_deadline_passing_in_any_stage_stops_the_work_at_the_next_stage_boundary(serial_server):
+    """A Compare of three variants on a 1280x1280 image (every stage lasts
+    tens of milliseconds at least), with its deadline in the middle of each
+    stage in turn: the server drops the work at the next boundary (after
+    decoding, after the shared stages, between variants), counts it under the
+    first stage it skipped, and serves on."""
+    server = serial_server
+    image = encode(np.tile(rgb_pixels(3), (4, 4, 1)), "PNG")
+    request = compare_request(image, [("roi_align", "roi_align"), ("roi_pool", "roi_pool"), ("spp", "roi_align")])
+    server.stub().Compare(request, timeout=CALL_TIMEOUT_S)  # the first decode of a size takes twice as long
+    decoded, shared, first, second, last = stage_ends(server.stub().Compare(request, timeout=CALL_TIMEOUT_S))
+    # A deadline inside a stage, and the first stage that then never runs.
+    # Decoding, the shortest (~15 ms), is aimed early, after the ~1 ms the
+    # call takes to reach the server.
+    cases = [(decoded / 3, "preprocess"),
+             ((decoded + shared) / 2, "box_pool"),
+             ((first + second) / 2, "box_pool"),  # the third variant never runs
+             ((second + last) / 2, "encode")]     # every variant ran; only the answer is late
+    for milliseconds, skipped_stage in cases:
+        before = server.metrics()
+        error = call_error(server.stub().Compare, request, timeout=milliseconds / 1000)
+        assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+        def dropped():
+            after = server.metrics()
+            return (metric_value(after, "roiserve_requests_total", method="Compare", code="DEADLINE_EXCEEDED")
+                    > metric_value(before, "roiserve_requests_total", method="Compare", code="DEADLINE_EXCEEDED")
+                    and after)
+
+        after = wait_until(dropped, CALL_TIMEOUT_S, "the server to drop the expired Compare", server.log_tail)
+        assert abandoned(before, after, skipped_stage) == 1, (
+            f"a deadline {milliseconds:.0f} ms after receipt (stage ends {decoded:.0f}, {shared:.0f}, {first:.0f}, "
+            f"{second:.0f}, {last:.0f} ms) stops the work before {skipped_stage}: "
+            f"{[line for line in after.splitlines() if line.startswith('roiserve_abandoned')]}")
+        assert batches_run(before, after) == 1
+    response = server.stub().Detect(detect_request(shapes_png(0).read_bytes()), timeout=CALL_TIMEOUT_S)
+    assert len(response.detections) > 0
 
 
 def test_a_cancelled_call_is_answered_cancelled_and_its_work_never_runs(serial_server):
@@ -90,6 +150,7 @@ def test_a_cancelled_call_is_answered_cancelled_and_its_work_never_runs(serial_s
     assert len(slow.result().results) == len(EVERY_VARIANT)
     after = wait_counted(server, "CANCELLED")
     assert batches_run(before, after) == 1, "only the Compare ran"
+    assert abandoned(before, after, "decode") == 1
     assert "the call was cancelled" in server.log()
 
 
@@ -199,11 +260,6 @@ def test_batched_results_equal_roiserve_detect_within_rounding(batched):
 
 # ----- startup failures -------------------------------------------------------------------
 
-def run_server(*flags):
-    return subprocess.run([str(server_binary()), "--listen", "127.0.0.1:0", "--metrics-listen", "", *map(str, flags)],
-                          capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False)
-
-
 def test_a_setting_out_of_range_exits_2_naming_it():
     completed = run_server("--model", SHIPPED_MODEL, "--max-batch-size", "0")
     assert completed.returncode == 2
@@ -270,3 +326,96 @@ def test_health_watch_turns_not_serving_when_the_server_drains():
             watch.cancel()
         server.close_channels()
         assert server.wait_exit() == 0
+
+
+# ----- a restart under load -------------------------------------------------------------------
+
+def answered_calls(server):
+    """request_id -> (code, error) of every Detect call the server's JSON log records."""
+    calls = {}
+    for line in server.log().splitlines():
+        if line.startswith("{"):
+            event = json.loads(line)
+            if event.get("event") == "request" and event["method"] == "Detect":
+                calls[event["request_id"]] = (event["code"], event.get("error", ""))
+    return calls
+
+
+def test_a_restart_under_load_loses_no_call_the_server_accepted():
+    """Two clients call Detect without pause while the server is stopped with
+    SIGTERM and a new one started on its port. A client retries a call that
+    fails (with a new request_id), as one behind a load balancer would. Every
+    call a server accepted is answered OK and reaches its client; the others
+    are refused UNAVAILABLE by the draining server, or never reached one; every
+    request succeeds in the end."""
+    image = encode(rgb_pixels(0)[:96, :96], "PNG")
+    flags = ("--shutdown-grace-s", LONG_GRACE_S, "--log-format", "json")
+    first = ServerProcess(*flags)
+    second = None
+    outcomes = {}  # request_id -> (client-side code, details)
+    succeeded = []  # per client: requests that ended OK
+    stop = threading.Event()
+
+    def client(name, address):
+        channel = grpc.insecure_channel(address)
+        stub = pb_grpc.DetectionServiceStub(channel)
+        done = 0
+        for request_index in itertools.count():
+            if stop.is_set():
+                break
+            for attempt in itertools.count():
+                request_id = f"{name}-{request_index}-{attempt}"
+                try:  # wait_for_ready: while no server listens, the call waits for one
+                    stub.Detect(detect_request(image, request_id=request_id, mask_format=pb.MASK_FORMAT_NONE),
+                                timeout=CALL_TIMEOUT_S, wait_for_ready=True)
+                    outcomes[request_id] = ("OK", "")
+                    done += 1
+                    break
+                except grpc.RpcError as error:
+                    outcomes[request_id] = (error.code().name, error.details())
+                    time.sleep(0.02)
+        succeeded.append(done)
+        channel.close()
+
+    try:
+        first.start()
+        clients = [threading.Thread(target=client, args=(f"c{index}", first.address)) for index in range(2)]
+        for thread in clients:
+            thread.start()
+        wait_until(lambda: first.metric("roiserve_requests_total", method="Detect", code="OK") >= 10,
+                   CALL_TIMEOUT_S, "the first server to serve 10 calls", first.log_tail)
+        first.close_channels()
+        first.signal_stop()
+        assert first.wait_exit() == 0
+        second = ServerProcess(*flags, listen=first.address)
+        second.start()
+        wait_until(lambda: second.metric("roiserve_requests_total", method="Detect", code="OK") >= 10,
+                   CALL_TIMEOUT_S, "the second server to serve 10 calls", second.log_tail)
+        stop.set()
+        for thread in clients:
+            thread.join(CALL_TIMEOUT_S)
+        assert not any(thread.is_alive() for thread in clients), "a call hung"
+        logged = {**answered_calls(first), **answered_calls(second)}
+    finally:
+        stop.set()
+        for server in (first, second):
+            if server is not None:
+                server.__exit__(None, None, None)
+
+    for request_id, (code, error) in logged.items():
+        assert code in ("OK", "UNAVAILABLE"), (request_id, code, error)
+        assert code == "OK" or error == "the server is shutting down", (request_id, error)
+        assert outcomes[request_id][0] == code, f"{request_id}: the server answered {code}, the client got " \
+                                                f"{outcomes[request_id]}"
+    for request_id, (code, details) in outcomes.items():
+        assert code in ("OK", "UNAVAILABLE", "CANCELLED"), (request_id, code, details)
+        # A failed call not logged never reached a server's handler (the old
+        # one's gRPC core had shut down, or its connection had closed).
+        if code == "OK":
+            assert request_id in logged, request_id
+    assert len(succeeded) == 2 and sum(succeeded) >= 20
+    refused = [request_id for request_id, (code, _) in logged.items() if code == "UNAVAILABLE"]
+    print(f"restart under load: {len(outcomes)} calls, {sum(succeeded)} requests served, "
+          f"{len(refused)} refused by the draining server, "
+          f"{sum(code != 'OK' and request_id not in logged for request_id, (code, _) in outcomes.items())} "
+          f"reached no server")

@@ -5,8 +5,9 @@ import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from service_support import (CALL_TIMEOUT_S, SERVICE_NAME, call_error, client_tool, compare_request, detect_request,
-                             make_certificates, pb, pb_grpc, serve, shapes_png, tls_credentials)
+from service_support import (CALL_TIMEOUT_S, SERVICE_NAME, SHIPPED_MODEL, call_error, client_tool, compare_request,
+                             detect_request, make_certificates, pb, pb_grpc, run_server, serve, shapes_png,
+                             tls_credentials)
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,26 @@ def test_roiserve_client_checks_the_name_in_the_server_certificate(tls_server, c
         assert completed.returncode == exit_code, (name, completed.stderr)
 
 
+@pytest.mark.parametrize("cert, key, client_ca, message", [
+    ("server-expired.crt", "server.key", None, "the TLS certificate '{server-expired.crt}' expired on Jan  2 00:00:00 "
+                                               "2020 GMT"),
+    ("server.crt", "client.key", None, "the TLS key '{client.key}' is not the key of the certificate '{server.crt}'"),
+    ("server.crt", "server.key", "server.key", "the TLS file '{server.key}' holds no PEM certificate"),
+    ("server.crt", "server.crt", None, "the TLS key file '{server.crt}' holds no PEM private key"),
+], ids=["expired", "another-key", "client-ca-without-certificate", "no-key"])
+def test_tls_files_that_could_serve_no_handshake_stop_the_start_naming_them(certificates, cert, key, client_ca,
+                                                                            message):
+    flags = ["--tls-cert", certificates[cert], "--tls-key", certificates[key]]
+    if client_ca:
+        flags += ["--tls-client-ca", certificates[client_ca]]
+    completed = run_server("--model", SHIPPED_MODEL, *flags)
+    assert completed.returncode == 1
+    for name, path in certificates.items():
+        message = message.replace(f"{{{name}}}", str(path))
+    output = completed.stdout + completed.stderr
+    assert message in output, output
+
+
 # ----- mutual TLS -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -86,6 +107,11 @@ def test_mutual_tls_refuses_a_certificate_the_ca_did_not_sign(mutual_tls_server,
     other = tls_credentials(certificates["ca.crt"], certificates["other-ca.crt"],
                             certificates["other-ca.crt"].with_suffix(".key"))
     assert_handshake_refused(mutual_tls_server, other)
+
+
+def test_mutual_tls_refuses_a_client_certificate_that_expired(mutual_tls_server, certificates):
+    expired = tls_credentials(certificates["ca.crt"], certificates["client-expired.crt"], certificates["client.key"])
+    assert_handshake_refused(mutual_tls_server, expired)
 
 
 def test_roiserve_client_presents_its_certificate(mutual_tls_server, certificates):

@@ -153,9 +153,16 @@ TEST(BatchScheduler, CancelledAndExpiredJobsAreAnsweredUnrun) {
   expired.job->deadline = Clock::now() - std::chrono::milliseconds(1);
   for (auto* job : {&cancelled, &expired, &alive}) ASSERT_TRUE(scheduler.submit(job->job).ok());
   runner.release();
-  EXPECT_EQ(cancelled.wait().status.error_code(), grpc::StatusCode::CANCELLED);
-  EXPECT_EQ(expired.wait().status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  EXPECT_TRUE(alive.wait().status.ok());
+  const JobOutcome& cancelled_outcome = cancelled.wait();
+  const JobOutcome& expired_outcome = expired.wait();
+  EXPECT_EQ(cancelled_outcome.status.error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(expired_outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // Dropped from the queue: not even the image was decoded.
+  EXPECT_EQ(cancelled_outcome.skipped_stage, "decode");
+  EXPECT_EQ(expired_outcome.skipped_stage, "decode");
+  const JobOutcome& alive_outcome = alive.wait();
+  EXPECT_TRUE(alive_outcome.status.ok());
+  EXPECT_EQ(alive_outcome.skipped_stage, "");
   // The dead jobs never reached the runner: the second batch held one job.
   EXPECT_EQ(runner.batch_sizes(), (std::vector<size_t>{1, 1}));
 }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The tests under clang 14's sanitizers, each in a build of its own:
+#   scripts/sanitize.sh address   ASan + UBSan (CMake preset asan, build-fuzz/,
+#       shared with scripts/fuzz.sh): every C++ test (CTest), and the Python
+#       tests that drive our binaries: the server over gRPC, the CLI tools and
+#       the parity tools. Not the soak test (ASan's quarantine holds freed
+#       memory, so RSS says nothing there), nor the operator tests, which load
+#       libroiserve_ops.so into an uninstrumented Python.
+#   scripts/sanitize.sh thread    TSan (preset tsan, build-tsan/): the
+#       concurrency tests: batch scheduler, batch runner and drain gate, and
+#       the server's calls, streams, deadlines, cancellation, batching, model
+#       reload under load and shutdown, over gRPC.
+# A sanitizer report anywhere (also in a process whose failure a test
+# expects) fails the run: reports go to <build>/sanitizer-reports/.
+# Not in CI: each build takes about 40 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-}" in
+  address) preset=asan build=build-fuzz ;;
+  thread) preset=tsan build=build-tsan ;;
+  *) echo "usage: $0 address|thread" >&2; exit 2 ;;
+esac
+threads=$(nproc)
+scripts/install-deps.sh clang
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" --parallel "$threads"
+
+reports=$PWD/$build/sanitizer-reports
+rm -rf "$reports"
+mkdir -p "$reports"
+export OMP_WAIT_POLICY=PASSIVE
+export ROISERVE_BUILD_DIR=$PWD/$build
+export ROISERVE_COCO_EVAL_CLI=$PWD/$build/tests/roiserve_coco_eval_cli
+export ROISERVE_STAGE_DUMP=$PWD/$build/tests/roiserve_stage_dump
+pytest=(.venv-test/bin/python -m pytest -q -p no:cacheprovider -n "$threads")
+status=0
+if [[ $1 == address ]]; then
+  # LibTorch never frees some allocations of its own: leaks are not findings.
+  export ASAN_OPTIONS=detect_leaks=0:log_path=$reports/asan
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan
+  ctest --test-dir "$build" --output-on-failure --parallel "$threads" --timeout 1800 || status=1
+  "${pytest[@]}" tests/python/test_service_{admin,api,client_cli,rejections,runtime,security}.py \
+    tests/python/test_{detect_cli,eval_cli,coco_eval_parity,torchvision_parity}.py || status=1
+else
+  # One intra-op thread: TSan cannot see the uninstrumented OpenMP runtime's
+  # synchronization, and the concurrency under test is the server's own.
+  export OMP_NUM_THREADS=1
+  export TSAN_OPTIONS=second_deadlock_stack=1:log_path=$reports/tsan:suppressions=$PWD/tests/tsan.supp
+  ctest --test-dir "$build" --output-on-failure --parallel "$threads" --timeout 1800 \
+    -R 'BatchScheduler|BatchRunner|DrainGate|CpuQuota' || status=1
+  "${pytest[@]}" tests/python/test_service_{api,runtime,admin}.py || status=1
+fi
+if compgen -G "$reports/*" >/dev/null; then
+  echo "sanitizer reports: $reports" >&2
+  head -c 20000 "$reports"/* >&2
+  status=1
+fi
+exit "$status"
