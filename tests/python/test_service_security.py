@@ -1,13 +1,16 @@
 """TLS, mutual TLS and bearer tokens, with certificates made by the openssl
-CLI for each run, through grpcio and roiserve-client."""
+CLI for each run, through grpcio and roiserve-client; no secret in logs; the
+per-connection stream limit."""
+import threading
+
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from service_support import (CALL_TIMEOUT_S, SERVICE_NAME, SHIPPED_MODEL, call_error, client_tool, compare_request,
-                             detect_request, make_certificates, pb, pb_grpc, run_server, serve, shapes_png,
-                             tls_credentials)
+from service_support import (CALL_TIMEOUT_S, SERVICE_NAME, SHIPPED_MODEL, ServerProcess, call_error, client_tool,
+                             compare_request, detect_request, make_certificates, pb, pb_grpc, run_server, serve,
+                             shapes_png, tls_credentials)
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +203,48 @@ def test_roiserve_client_sends_the_token_of_its_file_or_environment(auth_server,
     assert without.returncode == 1
     assert without.stderr.strip() == ("roiserve-client: ListModels: UNAUTHENTICATED: "
                                       "this server needs 'authorization: Bearer <token>' metadata")
+
+
+def test_no_token_reaches_the_log(auth_server):
+    """Every call is logged at the harness's debug level: with a valid
+    token, a wrong one, and a token sent without its scheme."""
+    for metadata in (bearer(TOKENS[0]), bearer(TOKENS[1]), bearer("not-a-token"), (("authorization", TOKENS[0]),)):
+        try:
+            call(auth_server, "Detect", metadata)
+        except grpc.RpcError:
+            pass
+    log = auth_server.log()
+    assert "method=Detect" in log
+    for secret in (*TOKENS, "not-a-token"):
+        assert secret not in log
+
+
+# ----- limits -----------------------------------------------------------------------------
+
+def test_a_connection_gets_at_most_max_concurrent_streams_calls_at_once(tmp_path):
+    config = tmp_path / "server.yaml"
+    config.write_text("limits:\n  max_concurrent_streams: 2\n")
+    with ServerProcess("--config", config) as server:
+        # A subchannel pool of its own: grpcio shares one connection between
+        # channels to the same address otherwise.
+        connection = grpc.insecure_channel(server.address, options=[("grpc.use_local_subchannel_pool", 1)])
+        stub = pb_grpc.DetectionServiceStub(connection)
+        release = threading.Event()
+
+        def one_message_then_wait():
+            yield small_detect()
+            release.wait(CALL_TIMEOUT_S)
+
+        streams = [stub.DetectStream(one_message_then_wait(), timeout=CALL_TIMEOUT_S) for _ in range(2)]
+        for stream in streams:
+            assert next(stream).WhichOneof("outcome") == "result"  # both streams are open
+        third = stub.Detect.future(small_detect(), timeout=CALL_TIMEOUT_S)
+        # A Detect of this image takes ~30 ms: the call waits for a free stream.
+        with pytest.raises(grpc.FutureTimeoutError):
+            third.result(timeout=2)
+        assert server.stub().Detect(small_detect(), timeout=CALL_TIMEOUT_S).detections, "another connection is served"
+        release.set()
+        for stream in streams:
+            assert list(stream) == []
+        assert third.result(timeout=CALL_TIMEOUT_S).detections
+        connection.close()
