@@ -95,9 +95,10 @@ TEST_F(ArgumentErrorTest, BackwardChecksTheGradientShape) {
 TEST_F(ArgumentErrorTest, BackwardChecksTheArgmaxRange) {
   const auto [output, argmax] = ops::roi_pool(input, rois, 0.25, 7, 7);
   const at::Tensor outside = argmax.clone().fill_(8 * 8);
+  // Not `output` in the lambda: C++17 lambdas cannot capture structured bindings.
+  const at::Tensor grad = at::ones_like(output);
   EXPECT_THAT(error_message<c10::ValueError>([&] {
-                ops::roi_pool_backward(at::ones_like(output), rois, outside, 0.25, 7, 7, 2, 16, 8,
-                                       8);
+                ops::roi_pool_backward(grad, rois, outside, 0.25, 7, 7, 2, 16, 8, 8);
               }),
               HasSubstr("argmax"));
 }

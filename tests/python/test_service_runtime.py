@@ -4,6 +4,7 @@ dynamic batching, and the SIGTERM drain. Each behaviour gets a server
 configured for it."""
 import itertools
 import json
+import shutil
 import threading
 import time
 
@@ -270,6 +271,23 @@ def test_a_missing_model_bundle_exits_1_naming_it(tmp_path):
     completed = run_server("--model", tmp_path / "nowhere")
     assert completed.returncode == 1
     assert f"cannot load model bundle '{tmp_path / 'nowhere'}'" in completed.stdout + completed.stderr
+
+
+def cut_in_half(path):
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("corrupt, file, message", [
+    (cut_in_half, "weights.pt", "not a readable PyTorch file"),
+    (lambda path: path.write_text("model: [unclosed\n"), "model.yaml", "not valid YAML"),
+], ids=["weights-cut-in-half", "model-yaml-not-yaml"])
+def test_a_corrupt_model_bundle_exits_1_naming_the_file(tmp_path, corrupt, file, message):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SHIPPED_MODEL, bundle)
+    corrupt(bundle / file)
+    completed = run_server("--model", bundle)
+    assert completed.returncode == 1
+    assert f"cannot load model bundle '{bundle}': {bundle / file}: {message}" in completed.stdout + completed.stderr
 
 
 # ----- SIGTERM: the drain -------------------------------------------------------------------
