@@ -21,9 +21,10 @@ Rle encode(const uint8_t* mask, int64_t height, int64_t width) {
   check_image_size(height, width, "encode");
   if (mask == nullptr && height * width > 0) throw std::invalid_argument("encode: mask is null");
   RunBuilder runs;
+  // Indexing, not a column pointer: an empty mask may be null, and offsetting
+  // a null pointer is undefined even when nothing is read through it (UBSan).
   for (int64_t x = 0; x < width; ++x) {
-    const uint8_t* column = mask + x;
-    for (int64_t y = 0; y < height; ++y) runs.append(column[y * width] != 0, 1);
+    for (int64_t y = 0; y < height; ++y) runs.append(mask[y * width + x] != 0, 1);
   }
   return Rle{height, width, runs.finish()};
 }
@@ -49,9 +50,8 @@ Rle encode_patch(const uint8_t* patch, int64_t patch_height, int64_t patch_width
   runs.append(false, static_cast<uint64_t>(x_begin * height));
   for (int64_t x = x_begin; x < x_end; ++x) {
     runs.append(false, static_cast<uint64_t>(y_begin));
-    const uint8_t* patch_column = patch + (y_begin - top) * patch_width + (x - left);
-    for (int64_t y = y_begin; y < y_end; ++y, patch_column += patch_width) {
-      runs.append(*patch_column != 0, 1);
+    for (int64_t y = y_begin; y < y_end; ++y) {
+      runs.append(patch[(y - top) * patch_width + (x - left)] != 0, 1);
     }
     runs.append(false, static_cast<uint64_t>(height - y_end));
   }
