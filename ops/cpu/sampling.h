@@ -169,9 +169,14 @@ void compute_bin_ranges(int64_t roi_start, int64_t length, int64_t bins, int64_t
 }
 
 // A RoI corner scaled to the feature map and rounded to a cell, as RoIPool does.
+// Converting a float outside int64's range is undefined behaviour (libFuzzer
+// found a finite corner at 5e26; the argument checks refuse non-finite ones),
+// so corners are clamped to ±2^30 cells, which no feature map nears.
 template <typename T>
 int64_t rounded_cell(T coordinate, T spatial_scale) {
-  return static_cast<int64_t>(std::round(coordinate * spatial_scale));
+  constexpr T kFarthest = static_cast<T>(int64_t{1} << 30);
+  return static_cast<int64_t>(
+      std::clamp(std::round(coordinate * spatial_scale), -kFarthest, kFarthest));
 }
 
 }  // namespace roiserve::ops::cpu

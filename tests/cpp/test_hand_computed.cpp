@@ -87,6 +87,15 @@ TEST(RoIPoolHandComputed, RoIOutsideTheMapPoolsEmptyBins) {
   EXPECT_TRUE(at::equal(argmax, at::full({1, 1, 2, 2}, -1, at::kInt)));
 }
 
+TEST(RoIPoolHandComputed, ARoIFarBeyondTheMapCoversAllOfIt) {
+  // Corners 1e27 cells away once converted to integers out of range
+  // (undefined; on x86 both became INT64_MIN, a 1-cell RoI at the origin).
+  const auto [output, argmax] =
+      ops::roi_pool(ramp_image(8, 12), one_roi(-1e27, -1e27, 1e27, 1e27), 1.0, 1, 1);
+  expect_values(output, {7 * 10 + 11});
+  EXPECT_EQ(argmax.item<int>(), 8 * 12 - 1);
+}
+
 TEST(RoIPoolHandComputed, BackwardRoutesEachGradientToItsMaximum) {
   const at::Tensor input = ramp_image(8, 12);
   const at::Tensor roi = one_roi(2, 1, 7, 5);
