@@ -7,23 +7,28 @@
 #       memory, so RSS says nothing there), nor the operator tests, which load
 #       libroiserve_ops.so into an uninstrumented Python.
 #   scripts/sanitize.sh thread    TSan (preset tsan, build-tsan/): the
-#       concurrency tests: batch scheduler, batch runner and drain gate, and
-#       the server's calls, streams, deadlines, cancellation, batching, model
-#       reload under load and shutdown, over gRPC.
+#       concurrency tests of the server's own threading: batch scheduler,
+#       batch runner, drain gate. Not the server over gRPC: Debian's gRPC is
+#       not built with TSan, so TSan cannot see how gRPC hands a call from one
+#       of its threads to another, and reports each handoff as a race (1,928
+#       reports in one run, every one with gRPC, protobuf or OpenMP code in
+#       both racing stacks).
 # A sanitizer report anywhere (also in a process whose failure a test
 # expects) fails the run: reports go to <build>/sanitizer-reports/.
 # Not in CI: each build takes about 40 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
-  address) preset=asan build=build-fuzz ;;
-  thread) preset=tsan build=build-tsan ;;
+  address) preset=asan build=build-fuzz targets=(all) ;;
+  thread)
+    preset=tsan build=build-tsan
+    targets=(roiserve_server_tests) ;;
   *) echo "usage: $0 address|thread" >&2; exit 2 ;;
 esac
 threads=$(nproc)
 scripts/install-deps.sh clang
 cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset" --parallel "$threads"
+cmake --build --preset "$preset" --parallel "$threads" --target "${targets[@]}"
 
 reports=$PWD/$build/sanitizer-reports
 rm -rf "$reports"
@@ -42,13 +47,12 @@ if [[ $1 == address ]]; then
   "${pytest[@]}" tests/python/test_service_{admin,api,client_cli,rejections,runtime,security}.py \
     tests/python/test_{detect_cli,eval_cli,coco_eval_parity,torchvision_parity}.py || status=1
 else
-  # One intra-op thread: TSan cannot see the uninstrumented OpenMP runtime's
-  # synchronization, and the concurrency under test is the server's own.
+  # One intra-op thread: TSan cannot see the synchronization of the OpenMP
+  # runtime (not built with TSan either); the concurrency under test is ours.
   export OMP_NUM_THREADS=1
-  export TSAN_OPTIONS=second_deadlock_stack=1:log_path=$reports/tsan:suppressions=$PWD/tests/tsan.supp
+  export TSAN_OPTIONS=second_deadlock_stack=1:log_path=$reports/tsan
   ctest --test-dir "$build" --output-on-failure --parallel "$threads" --timeout 1800 \
-    -R 'BatchScheduler|BatchRunner|DrainGate|CpuQuota' || status=1
-  "${pytest[@]}" tests/python/test_service_{api,runtime,admin}.py || status=1
+    -R 'BatchScheduler|BatchRunner|DrainGate' || status=1
 fi
 if compgen -G "$reports/*" >/dev/null; then
   echo "sanitizer reports: $reports" >&2

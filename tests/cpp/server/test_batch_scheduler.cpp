@@ -2,8 +2,11 @@
 // batching, the bounded queue, deadlines, cancellation and draining.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "server/batch_scheduler.h"
 
@@ -195,6 +198,45 @@ TEST(BatchScheduler, StopRunsWhatIsQueuedAndRefusesTheRest) {
   for (auto& job : jobs) EXPECT_TRUE(job.wait().status.ok());
   TrackedJob late;
   EXPECT_EQ(scheduler.submit(late.job).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(BatchScheduler, ConcurrentSubmittersCancellersAndWorkersAnswerEachJobOnce) {
+  // Under TSan (scripts/sanitize.sh thread) this is the scheduler's race test.
+  constexpr int kSubmitters = 4;
+  constexpr int kJobsEach = 300;
+  RecordingRunner runner;
+  BatchScheduler scheduler(batching(4, 0.2, 16), runner.hooks(), /*workers=*/2);
+  std::vector<std::shared_ptr<InferenceJob>> jobs(kSubmitters * kJobsEach);
+  std::vector<std::atomic<int>> answers(jobs.size());
+  std::vector<char> admitted(jobs.size(), 0);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    jobs[i] = std::make_shared<InferenceJob>();
+    jobs[i]->batch_key = i % 3;
+    if (i % 7 == 0) jobs[i]->deadline = Clock::now();
+    jobs[i]->on_done = [&answers, i](JobOutcome&&) { answers[i].fetch_add(1); };
+  }
+  std::vector<std::thread> submitters;
+  for (int s = 0; s < kSubmitters; ++s) {
+    submitters.emplace_back([&, s] {
+      for (int k = 0; k < kJobsEach; ++k) {
+        const size_t i = static_cast<size_t>(s * kJobsEach + k);
+        admitted[i] = scheduler.submit(jobs[i]).ok();
+      }
+    });
+  }
+  std::thread canceller([&] {
+    for (size_t i = 0; i < jobs.size(); i += 5) jobs[i]->cancelled = true;
+  });
+  for (std::thread& submitter : submitters) submitter.join();
+  canceller.join();
+  scheduler.stop();
+  size_t refused = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    // An admitted job is answered exactly once; a refused one never (its caller answers it).
+    EXPECT_EQ(answers[i].load(), admitted[i] ? 1 : 0) << i;
+    refused += !admitted[i];
+  }
+  EXPECT_LT(refused, jobs.size());
 }
 
 }  // namespace
