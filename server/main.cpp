@@ -14,6 +14,7 @@
 #include "server/cpu_quota.h"
 #include "server/logging.h"
 #include "server/roi_server.h"
+#include "server/signals.h"
 
 namespace {
 
@@ -99,15 +100,9 @@ void write_ports_file(const std::filesystem::path& path, const RoiServer& server
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Signals are taken by sigwait below (SIGTERM and SIGINT stop, SIGHUP
-  // reloads); every thread started from here on inherits the mask, so none
-  // of them is interrupted by one.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // SIGTERM and SIGINT stop, SIGHUP reloads: taken by the loop at the end,
+  // also when they arrive while the server starts.
+  catch_signals({SIGTERM, SIGINT, SIGHUP});
 
   CLI::App app{"roiserve-server: object detection with swappable RoI heads over gRPC"};
   ServerConfig config;
@@ -138,7 +133,7 @@ int main(int argc, char** argv) {
   }
   // SIGHUP: the models of the flags and the config file, read again
   // (reloaded from disk, loaded, unloaded).
-  for (int signal = 0; sigwait(&stop_signals, &signal) == 0 && signal == SIGHUP;) {
+  while (wait_for_signal() == SIGHUP) {
     log_event(spdlog::level::info, {{"event", "signal"}, {"signal", "SIGHUP"}});
     try {
       CLI::App again;

@@ -31,6 +31,8 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
@@ -403,8 +405,6 @@ def _expired_copy(directory, name):
     """{name}-expired.crt: the CA-signed certificate {name}.crt (same key,
     subject and extensions) valid on 1 January 2020 only. The openssl CLI of
     Debian 12 cannot date a certificate in the past."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
     ca_certificate = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes())
     ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), password=None)
     original = x509.load_pem_x509_certificate((directory / f"{name}.crt").read_bytes())

@@ -1,6 +1,6 @@
 """Model management while the server serves: ModelAdminService (load, reload,
 unload), its admin-token rule, a reload under load that fails no request,
-and SIGHUP applying an edited config file."""
+and SIGHUP applying an edited config file (and a SIGTERM during it)."""
 import shutil
 import signal
 import threading
@@ -140,3 +140,20 @@ def test_sighup_applies_the_edited_config(tmp_path):
                    "the models of the edited config", server.log_tail)
         assert "event=model_reloaded model=shapes-v1" in server.log()
         server.stub().Detect(detect_request(png(), model="other"), timeout=CALL_TIMEOUT_S)
+
+
+def test_sigterm_during_a_sighup_reload_drains_and_exits_0(tmp_path):
+    """The reload runs on the server's main thread. A SIGTERM meanwhile used
+    to reach a thread that a library had started before main (OpenBLAS's),
+    where its default action killed the server on the spot."""
+    config = tmp_path / "server.yaml"
+    config.write_text(f"models:\n  - {{path: {SHIPPED_MODEL}}}\n")
+    with ServerProcess("--config", config, model=None) as server:
+        config.write_text(f"models:\n  - {{path: {SHIPPED_MODEL}}}\n  - {{name: extra, path: {SHIPPED_MODEL}}}\n")
+        server.close_channels()
+        server.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: "signal=SIGHUP" in server.log(), CALL_TIMEOUT_S, "the reload to start", server.log_tail)
+        server.signal_stop()  # while the new model loads (~1 s)
+        assert server.wait_exit() == 0, server.log_tail()
+        log = server.log()
+        assert log.index("event=model_loaded model=extra") < log.index("event=stopping") < log.index("event=stopped")
