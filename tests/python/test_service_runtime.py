@@ -34,12 +34,14 @@ def serial_server():
 
 
 def occupy_worker(server):
-    """Starts a Compare of every head and mask pooler (the slowest request
-    there is) and returns its future once the model's worker runs it, so that
-    the next request waits in the queue for a few hundred milliseconds."""
+    """Starts a Compare of every head and mask pooler on a 640x640 image (the
+    slowest request there is; at 320x320 it took 0.18 s on an idle machine,
+    under the 0.2 s deadline of a request queued behind it) and returns its
+    future once the model's worker runs it, so that the next request waits
+    in the queue for most of that."""
     batches = server.metric("roiserve_batch_size_count")
-    slow = server.stub().Compare.future(compare_request(shapes_png(3).read_bytes(), EVERY_VARIANT),
-                                        timeout=CALL_TIMEOUT_S)
+    image = encode(np.tile(rgb_pixels(3), (2, 2, 1)), "PNG")
+    slow = server.stub().Compare.future(compare_request(image, EVERY_VARIANT), timeout=CALL_TIMEOUT_S)
 
     def running():
         metrics = server.metrics()
@@ -175,10 +177,13 @@ def test_a_deadline_passing_in_any_stage_stops_the_work_at_the_next_stage_bounda
 def test_a_cancelled_call_is_answered_cancelled_and_its_work_never_runs(serial_server):
     server = serial_server
     before = server.metrics()
-    detects_in_flight = metric_value(before, "roiserve_inflight_requests", method="Detect")
+    # A call stays in flight until gRPC has released it (OnDone), a little
+    # after its client has the answer: wait for the previous tests' to go.
+    wait_until(lambda: server.metric("roiserve_inflight_requests", method="Detect") == 0, CALL_TIMEOUT_S,
+               "no Detect call in flight", server.log_tail)
     slow = occupy_worker(server)
     call = server.stub().Detect.future(detect_request(shapes_png(0).read_bytes()), timeout=CALL_TIMEOUT_S)
-    wait_until(lambda: server.metric("roiserve_inflight_requests", method="Detect") == detects_in_flight + 1,
+    wait_until(lambda: server.metric("roiserve_inflight_requests", method="Detect") == 1,
                CALL_TIMEOUT_S, "the Detect call to reach the server", server.log_tail)
     assert call.cancel()
     assert call.cancelled()
@@ -398,8 +403,9 @@ def test_a_restart_under_load_loses_no_call_the_server_accepted():
     SIGTERM and a new one started on its port. A client retries a call that
     fails (with a new request_id), as one behind a load balancer would. Every
     call a server accepted is answered OK and reaches its client; the others
-    are refused UNAVAILABLE by the draining server, or never reached one; every
-    request succeeds in the end."""
+    are refused UNAVAILABLE by the draining server (or by the new one while
+    it loads its model), or never reached one; every request succeeds in the
+    end."""
     image = encode(rgb_pixels(0)[:96, :96], "PNG")
     flags = ("--shutdown-grace-s", LONG_GRACE_S, "--log-format", "json")
     outcomes = {}  # request_id -> (client-side code, details)
@@ -456,7 +462,8 @@ def test_a_restart_under_load_loses_no_call_the_server_accepted():
     assert not abandoned_requests, "every request succeeds in the end"
     for request_id, (code, error) in logged.items():
         assert code in ("OK", "UNAVAILABLE"), (request_id, code, error)
-        assert code == "OK" or error == "the server is shutting down", (request_id, error)
+        assert code == "OK" or error in ("the server is shutting down", "the server is loading its models"), (
+            request_id, error)
         assert outcomes[request_id][0] == code, f"{request_id}: the server answered {code}, the client got " \
                                                 f"{outcomes[request_id]}"
     for request_id, (code, details) in outcomes.items():
