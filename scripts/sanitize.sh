@@ -11,8 +11,8 @@
 #       batch runner, drain gate. Not the server over gRPC: Debian's gRPC is
 #       not built with TSan, so TSan cannot see how gRPC hands a call from one
 #       of its threads to another, and reports each handoff as a race (1,928
-#       reports in one run, every one with gRPC, protobuf or OpenMP code in
-#       both racing stacks).
+#       reports in one run, all in gRPC's, protobuf's or OpenMP's code or
+#       threads; README).
 # A sanitizer report anywhere (also in a process whose failure a test
 # expects) fails the run: reports go to <build>/sanitizer-reports/.
 # Not in CI: each build takes about 40 minutes on 2 cores.
