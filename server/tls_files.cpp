@@ -4,10 +4,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
+
+#include "tools/common/text_file.h"
 
 namespace roiserve::server {
 namespace {
@@ -19,14 +19,6 @@ struct OpenSslDeleter {
 using Bio = std::unique_ptr<BIO, OpenSslDeleter<BIO, BIO_free_all>>;
 using Certificate = std::unique_ptr<X509, OpenSslDeleter<X509, X509_free>>;
 using PrivateKey = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY, EVP_PKEY_free>>;
-
-std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot read '" + path.string() + "'");
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 Bio memory_bio(const std::string& pem) {
   return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -64,7 +56,7 @@ void check_validity(const X509* certificate, const std::filesystem::path& path) 
 }  // namespace
 
 TlsFiles read_tls_files(const TlsConfig& tls) {
-  TlsFiles files{read_text_file(tls.cert), read_text_file(tls.key), ""};
+  TlsFiles files{tools::read_text_file(tls.cert), tools::read_text_file(tls.key), ""};
   const Certificate certificate = first_certificate(files.certificate_chain, tls.cert);
   check_validity(certificate.get(), tls.cert);
   const PrivateKey key(
@@ -77,7 +69,7 @@ TlsFiles read_tls_files(const TlsConfig& tls) {
                              tls.cert.string() + "'");
   }
   if (!tls.client_ca.empty()) {
-    files.client_ca = read_text_file(tls.client_ca);
+    files.client_ca = tools::read_text_file(tls.client_ca);
     first_certificate(files.client_ca, tls.client_ca);
   }
   return files;

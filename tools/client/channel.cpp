@@ -4,20 +4,11 @@
 #include <grpcpp/security/credentials.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
+
+#include "tools/common/text_file.h"
 
 namespace roiserve::tools {
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot read '" + path + "'");
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 std::string trimmed(const std::string& text) {
   const size_t begin = text.find_first_not_of(" \t\r\n");
@@ -36,10 +27,10 @@ std::shared_ptr<grpc::Channel> make_channel(const ConnectionOptions& options) {
     credentials = grpc::InsecureChannelCredentials();
   } else {
     grpc::SslCredentialsOptions tls;
-    if (!options.tls_ca.empty()) tls.pem_root_certs = read_text(options.tls_ca);
+    if (!options.tls_ca.empty()) tls.pem_root_certs = read_text_file(options.tls_ca);
     if (!options.tls_cert.empty()) {
-      tls.pem_cert_chain = read_text(options.tls_cert);
-      tls.pem_private_key = read_text(options.tls_key);
+      tls.pem_cert_chain = read_text_file(options.tls_cert);
+      tls.pem_private_key = read_text_file(options.tls_key);
     }
     credentials = grpc::SslCredentials(tls);
     if (!options.tls_server_name.empty()) {
@@ -51,7 +42,7 @@ std::shared_ptr<grpc::Channel> make_channel(const ConnectionOptions& options) {
 
 CallSettings::CallSettings(const ConnectionOptions& options) {
   if (!options.token_file.empty()) {
-    token_ = trimmed(read_text(options.token_file));
+    token_ = trimmed(read_text_file(options.token_file));
   } else if (const char* token = std::getenv("ROISERVE_TOKEN")) {
     token_ = trimmed(token);
   }
