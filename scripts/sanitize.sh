@@ -34,17 +34,17 @@ reports=$PWD/$build/sanitizer-reports
 rm -rf "$reports"
 mkdir -p "$reports"
 export OMP_WAIT_POLICY=PASSIVE
-export ROISERVE_BUILD_DIR=$PWD/$build
-export ROISERVE_COCO_EVAL_CLI=$PWD/$build/tests/roiserve_coco_eval_cli
-export ROISERVE_STAGE_DUMP=$PWD/$build/tests/roiserve_stage_dump
-pytest=(.venv-test/bin/python -m pytest -q -p no:cacheprovider -n "$threads")
 status=0
 if [[ $1 == address ]]; then
   # LibTorch never frees some allocations of its own: leaks are not findings.
   export ASAN_OPTIONS=detect_leaks=0:log_path=$reports/asan
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan
   ctest --test-dir "$build" --output-on-failure --parallel "$threads" --timeout 1800 || status=1
-  "${pytest[@]}" tests/python/test_service_{admin,api,client_cli,rejections,runtime,security}.py \
+  ROISERVE_BUILD_DIR=$PWD/$build \
+  ROISERVE_COCO_EVAL_CLI=$PWD/$build/tests/roiserve_coco_eval_cli \
+  ROISERVE_STAGE_DUMP=$PWD/$build/tests/roiserve_stage_dump \
+    .venv-test/bin/python -m pytest -q -p no:cacheprovider -n "$threads" \
+    tests/python/test_service_{admin,api,client_cli,rejections,runtime,security}.py \
     tests/python/test_{detect_cli,eval_cli,coco_eval_parity,torchvision_parity}.py || status=1
 else
   # One intra-op thread: TSan cannot see the synchronization of the OpenMP
