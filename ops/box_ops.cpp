@@ -6,6 +6,17 @@
 
 namespace roiserve::ops {
 
+void define_box_ops_schemas(torch::Library& m) {
+  m.def("box_area(Tensor boxes) -> Tensor");
+  m.def("box_iou(Tensor boxes1, Tensor boxes2) -> Tensor");
+  m.def("clip_boxes_to_image(Tensor boxes, int height, int width) -> Tensor");
+  m.def("remove_small_boxes(Tensor boxes, float min_size) -> Tensor");
+  m.def("encode_boxes(Tensor reference_boxes, Tensor proposals, float[] weights) -> Tensor");
+  m.def(
+      "decode_boxes(Tensor rel_codes, Tensor boxes, float[] weights, float bbox_xform_clip) "
+      "-> Tensor");
+}
+
 namespace {
 
 void check_boxes(const char* op, const char* name, const at::Tensor& boxes) {

@@ -3,6 +3,10 @@
 // (x1, y1, x2, y2) rows. Composite ATen code: any device, autograd included.
 #include <ATen/core/Tensor.h>
 
+namespace torch {
+class Library;
+}  // namespace torch
+
 namespace roiserve::ops {
 
 at::Tensor box_area(const at::Tensor& boxes);
@@ -25,5 +29,8 @@ at::Tensor encode_boxes(const at::Tensor& reference_boxes, const at::Tensor& pro
 // dw and dh are clamped to bbox_xform_clip before exp.
 at::Tensor decode_boxes(const at::Tensor& rel_codes, const at::Tensor& boxes,
                         at::ArrayRef<double> weights, double bbox_xform_clip);
+
+// Defines the box ops above in m's namespace.
+void define_box_ops_schemas(torch::Library& m);
 
 }  // namespace roiserve::ops

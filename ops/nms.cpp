@@ -8,6 +8,14 @@
 
 namespace roiserve::ops {
 
+void define_nms_schemas(torch::Library& m) {
+  m.def("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor");
+}
+
+void define_batched_nms_schemas(torch::Library& m) {
+  m.def("batched_nms(Tensor boxes, Tensor scores, Tensor idxs, float iou_threshold) -> Tensor");
+}
+
 at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold) {
   static auto op =
       c10::Dispatcher::singleton().findSchemaOrThrow("roiserve::nms", "").typed<decltype(nms)>();

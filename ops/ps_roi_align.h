@@ -5,6 +5,10 @@
 
 #include <tuple>
 
+namespace torch {
+class Library;
+}  // namespace torch
+
 namespace roiserve::ops {
 
 std::tuple<at::Tensor, at::Tensor> ps_roi_align(const at::Tensor& input, const at::Tensor& rois,
@@ -16,5 +20,8 @@ at::Tensor ps_roi_align_backward(const at::Tensor& grad, const at::Tensor& rois,
                                  int64_t pooled_height, int64_t pooled_width,
                                  int64_t sampling_ratio, int64_t batch_size, int64_t channels,
                                  int64_t height, int64_t width);
+
+// Defines ps_roi_align and _ps_roi_align_backward in m's namespace.
+void define_ps_roi_align_schemas(torch::Library& m);
 
 }  // namespace roiserve::ops

@@ -1,8 +1,19 @@
 #include "ops/ps_roi_pool.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/library.h>
 
 namespace roiserve::ops {
+
+void define_ps_roi_pool_schemas(torch::Library& m) {
+  m.def(
+      "ps_roi_pool(Tensor input, Tensor rois, float spatial_scale, int pooled_height, "
+      "int pooled_width) -> (Tensor, Tensor)");
+  m.def(
+      "_ps_roi_pool_backward(Tensor grad, Tensor rois, Tensor channel_mapping, "
+      "float spatial_scale, int pooled_height, int pooled_width, int batch_size, "
+      "int channels, int height, int width) -> Tensor");
+}
 
 std::tuple<at::Tensor, at::Tensor> ps_roi_pool(const at::Tensor& input, const at::Tensor& rois,
                                                double spatial_scale, int64_t pooled_height,

@@ -1,8 +1,19 @@
 #include "ops/roi_pool.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/library.h>
 
 namespace roiserve::ops {
+
+void define_roi_pool_schemas(torch::Library& m) {
+  m.def(
+      "roi_pool(Tensor input, Tensor rois, float spatial_scale, int pooled_height, "
+      "int pooled_width) -> (Tensor, Tensor)");
+  m.def(
+      "_roi_pool_backward(Tensor grad, Tensor rois, Tensor argmax, float spatial_scale, "
+      "int pooled_height, int pooled_width, int batch_size, int channels, int height, "
+      "int width) -> Tensor");
+}
 
 std::tuple<at::Tensor, at::Tensor> roi_pool(const at::Tensor& input, const at::Tensor& rois,
                                             double spatial_scale, int64_t pooled_height,

@@ -5,6 +5,10 @@
 
 #include <tuple>
 
+namespace torch {
+class Library;
+}  // namespace torch
+
 namespace roiserve::ops {
 
 std::tuple<at::Tensor, at::Tensor> roi_pool(const at::Tensor& input, const at::Tensor& rois,
@@ -15,5 +19,8 @@ at::Tensor roi_pool_backward(const at::Tensor& grad, const at::Tensor& rois,
                              const at::Tensor& argmax, double spatial_scale, int64_t pooled_height,
                              int64_t pooled_width, int64_t batch_size, int64_t channels,
                              int64_t height, int64_t width);
+
+// Defines roi_pool and _roi_pool_backward in m's namespace.
+void define_roi_pool_schemas(torch::Library& m);
 
 }  // namespace roiserve::ops

@@ -1,8 +1,18 @@
 #include "ops/spp_roi_pool.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/library.h>
 
 namespace roiserve::ops {
+
+void define_spp_roi_pool_schemas(torch::Library& m) {
+  m.def(
+      "spp_roi_pool(Tensor input, Tensor rois, float spatial_scale, int[] levels) "
+      "-> (Tensor, Tensor)");
+  m.def(
+      "_spp_roi_pool_backward(Tensor grad, Tensor rois, Tensor argmax, float spatial_scale, "
+      "int[] levels, int batch_size, int channels, int height, int width) -> Tensor");
+}
 
 std::tuple<at::Tensor, at::Tensor> spp_roi_pool(const at::Tensor& input, const at::Tensor& rois,
                                                 double spatial_scale, at::IntArrayRef levels) {

@@ -137,4 +137,43 @@ void check_index_tensor(const char* op, const char* name, const at::Tensor& inde
                     low, ", ", high, "], expected values in [", min_value, ", ", max_value, "]");
 }
 
+int64_t check_pyramid_levels(const char* op, at::IntArrayRef levels) {
+  TORCH_CHECK_VALUE(!levels.empty(), op, ": levels must name at least one pyramid level");
+  int64_t bins = 0;
+  for (const int64_t level : levels) {
+    TORCH_CHECK_VALUE(level > 0, op, ": pyramid levels must be positive, got ", levels);
+    bins += level * level;
+  }
+  return bins;
+}
+
+int64_t check_spp_backward_args(const char* op, const at::Tensor& grad, const at::Tensor& rois,
+                                const at::Tensor& argmax, double spatial_scale,
+                                at::IntArrayRef levels, int64_t batch_size, int64_t channels,
+                                int64_t height, int64_t width) {
+  const int64_t pyramid = check_pyramid_levels(op, levels);
+  TORCH_CHECK_VALUE(grad.dim() == 2, op, ": grad must have shape [K, channels * ", pyramid,
+                    "], got ", grad.sizes());
+  // The checks of a pooled gradient, on grad seen as [K, C * bins, 1, 1].
+  check_pool_backward_args(op, grad.unsqueeze(2).unsqueeze(3), rois, spatial_scale,
+                           channels * pyramid, 1, 1, batch_size, channels, height, width);
+  check_index_tensor(op, "argmax", argmax, grad.sizes(), -1, height * width - 1);
+  return pyramid;
+}
+
+void check_nms_args(const char* op, const at::Tensor& boxes, const at::Tensor& scores) {
+  TORCH_CHECK_VALUE(boxes.dim() == 2 && boxes.size(1) == 4, op,
+                    ": boxes must have shape [N, 4], got ", boxes.sizes());
+  TORCH_CHECK_VALUE(scores.dim() == 1 && scores.size(0) == boxes.size(0), op,
+                    ": scores must have shape [", boxes.size(0), "] to match boxes, got ",
+                    scores.sizes());
+  TORCH_CHECK_TYPE(
+      at::isFloatingType(boxes.scalar_type()) && boxes.scalar_type() == scores.scalar_type(), op,
+      ": boxes and scores must share one floating point dtype, got ", boxes.scalar_type(), " and ",
+      scores.scalar_type());
+  TORCH_CHECK_VALUE(boxes.device() == scores.device(), op,
+                    ": boxes and scores must be on one device, got ", boxes.device(), " and ",
+                    scores.device());
+}
+
 }  // namespace roiserve::ops::detail

@@ -42,4 +42,19 @@ void check_position_sensitive_backward_args(const char* op, const at::Tensor& gr
 void check_index_tensor(const char* op, const char* name, const at::Tensor& index,
                         at::IntArrayRef expected, int64_t min_value, int64_t max_value);
 
+// Spatial pyramid pooling's levels: at least one, each positive. Returns the
+// bins per RoI over all levels (the sum of level * level).
+int64_t check_pyramid_levels(const char* op, at::IntArrayRef levels);
+
+// The backward of spatial pyramid pooling: the levels, grad [K, channels *
+// bins] as a pooled gradient, and argmax of grad's shape holding positions in
+// the height × width map (or -1). Returns the bins per RoI over all levels.
+int64_t check_spp_backward_args(const char* op, const at::Tensor& grad, const at::Tensor& rois,
+                                const at::Tensor& argmax, double spatial_scale,
+                                at::IntArrayRef levels, int64_t batch_size, int64_t channels,
+                                int64_t height, int64_t width);
+
+// NMS: boxes [N, 4] and scores [N] of one floating dtype on one device.
+void check_nms_args(const char* op, const at::Tensor& boxes, const at::Tensor& scores);
+
 }  // namespace roiserve::ops::detail

@@ -9,17 +9,6 @@
 
 namespace roiserve::ops::cpu {
 
-// float16 and bfloat16 run through the float32 kernels: computed in float32 and
-// rounded once, at the end. (torchvision runs float16 in emulated half
-// precision, rounding after every operation, and has no bfloat16 on the CPU.)
-inline bool is_reduced_float(const at::Tensor& t) {
-  return t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16;
-}
-
-inline at::Tensor as_float(const at::Tensor& t) {
-  return t.to(at::kFloat);
-}
-
 // Outputs follow the layout the caller works in, as convolutions do.
 inline bool is_channels_last(const at::Tensor& t) {
   return t.dim() == 4 && t.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
@@ -80,7 +69,6 @@ class BinMajorReader {
   int64_t stride_k_, stride_c_, stride_h_, stride_w_;
   int64_t pooled_height_, pooled_width_;
 };
-
 
 // Runs fn(c_begin, c_end) over disjoint channel ranges in parallel. A backward
 // pass split this way adds every gradient element in one thread, in the same

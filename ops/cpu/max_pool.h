@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/common/roi_pool_cells.h"
 #include "ops/cpu/layout.h"
 #include "ops/cpu/sampling.h"
 
@@ -18,15 +19,9 @@ template <typename T>
 void compute_max_pool_bins(const T* roi, T spatial_scale, int64_t pooled_height,
                            int64_t pooled_width, int64_t height, int64_t width,
                            std::vector<BinRange>& rows, std::vector<BinRange>& cols) {
-  const int64_t start_w = rounded_cell(roi[1], spatial_scale);
-  const int64_t start_h = rounded_cell(roi[2], spatial_scale);
-  const int64_t end_w = rounded_cell(roi[3], spatial_scale);
-  const int64_t end_h = rounded_cell(roi[4], spatial_scale);
-  // Malformed RoIs are forced to 1×1.
-  const int64_t roi_width = std::max<int64_t>(end_w - start_w + 1, 1);
-  const int64_t roi_height = std::max<int64_t>(end_h - start_h + 1, 1);
-  compute_bin_ranges<T>(start_h, roi_height, pooled_height, height, rows);
-  compute_bin_ranges<T>(start_w, roi_width, pooled_width, width, cols);
+  const RoIPoolCells<T> cells = roi_pool_cells(roi, spatial_scale);
+  compute_bin_ranges<T>(cells.start_h, cells.height, pooled_height, height, rows);
+  compute_bin_ranges<T>(cells.start_w, cells.width, pooled_width, width, cols);
 }
 
 // out[bin, c] and argmax[bin, c] (flat h * W + w, -1 for an empty bin) of one

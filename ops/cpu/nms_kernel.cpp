@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "ops/common/checks.h"
 #include "ops/cpu/simd.h"
 
 namespace roiserve::ops::cpu {
@@ -48,18 +49,7 @@ ROISERVE_CPU_CLONES int64_t suppress(const double* x1, const double* y1, const d
 }
 
 at::Tensor nms_kernel(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold) {
-  TORCH_CHECK_VALUE(boxes.dim() == 2 && boxes.size(1) == 4,
-                    "nms: boxes must have shape [N, 4], got ", boxes.sizes());
-  TORCH_CHECK_VALUE(scores.dim() == 1 && scores.size(0) == boxes.size(0),
-                    "nms: scores must have shape [", boxes.size(0), "] to match boxes, got ",
-                    scores.sizes());
-  TORCH_CHECK_TYPE(
-      at::isFloatingType(boxes.scalar_type()) && boxes.scalar_type() == scores.scalar_type(),
-      "nms: boxes and scores must share one floating point dtype, got ", boxes.scalar_type(),
-      " and ", scores.scalar_type());
-  TORCH_CHECK_VALUE(boxes.device() == scores.device(),
-                    "nms: boxes and scores must be on one device, got ", boxes.device(), " and ",
-                    scores.device());
+  detail::check_nms_args("nms", boxes, scores);
   if (boxes.size(0) == 0) {
     return at::empty({0}, boxes.options().dtype(at::kLong));
   }

@@ -10,12 +10,16 @@
 
 #include "ops/common/checks.h"
 #include "ops/cpu/layout.h"
+#include "ops/cpu/reduced_float.h"
 #include "ops/cpu/sampling.h"
 #include "ops/cpu/simd.h"
 
 namespace roiserve::ops::cpu {
 
 namespace {
+
+constexpr const char* kForward = "roi_align";
+constexpr const char* kBackward = "roi_align_backward";
 
 // One bin of one RoI over channels [0, width_used): the average of the bin's
 // bilinear samples. The sums live in a fixed-width local array that the
@@ -123,16 +127,10 @@ ROISERVE_CPU_CLONES void roi_align_backward_roi(const double* grad_bins, int64_t
                              grad_image);
 }
 
-at::Tensor roi_align_forward_kernel(const at::Tensor& input, const at::Tensor& rois,
-                                    double spatial_scale, int64_t pooled_height,
-                                    int64_t pooled_width, int64_t sampling_ratio, bool aligned) {
-  const char* op = "roi_align";
-  detail::check_pool_forward_args(op, input, rois, spatial_scale, pooled_height, pooled_width);
-  if (is_reduced_float(input)) {
-    return roi_align_forward_kernel(as_float(input), as_float(rois), spatial_scale, pooled_height,
-                                    pooled_width, sampling_ratio, aligned)
-        .to(input.scalar_type());
-  }
+// float32 or float64 arguments that roi_align_forward_kernel checked.
+at::Tensor roi_align_forward_unchecked(const at::Tensor& input, const at::Tensor& rois,
+                                       double spatial_scale, int64_t pooled_height,
+                                       int64_t pooled_width, int64_t sampling_ratio, bool aligned) {
   const int64_t num_rois = rois.size(0);
   const int64_t channels = input.size(1);
   const int64_t height = input.size(2);
@@ -160,7 +158,7 @@ at::Tensor roi_align_forward_kernel(const at::Tensor& input, const at::Tensor& r
       std::vector<scalar_t> tile(channels_last ? 0 : bins * channels);
       for (int64_t k = begin; k < end; ++k) {
         const scalar_t* roi = roi_data + 5 * k;
-        compute_sample_grid(op, roi, scale, offset, !aligned, pooled_height, pooled_width,
+        compute_sample_grid(kForward, roi, scale, offset, !aligned, pooled_height, pooled_width,
                             sampling_ratio, height, width, grid);
         const scalar_t* image = data + static_cast<int64_t>(roi[0]) * height * width * channels;
         scalar_t* roi_out = out + k * bins * channels;
@@ -175,20 +173,21 @@ at::Tensor roi_align_forward_kernel(const at::Tensor& input, const at::Tensor& r
   return output;
 }
 
-at::Tensor roi_align_backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
-                                     double spatial_scale, int64_t pooled_height,
-                                     int64_t pooled_width, int64_t batch_size, int64_t channels,
-                                     int64_t height, int64_t width, int64_t sampling_ratio,
-                                     bool aligned) {
-  const char* op = "roi_align_backward";
-  detail::check_pool_backward_args(op, grad, rois, spatial_scale, channels, pooled_height,
-                                   pooled_width, batch_size, channels, height, width);
-  if (is_reduced_float(grad)) {
-    return roi_align_backward_kernel(as_float(grad), as_float(rois), spatial_scale, pooled_height,
-                                     pooled_width, batch_size, channels, height, width,
-                                     sampling_ratio, aligned)
-        .to(grad.scalar_type());
-  }
+at::Tensor roi_align_forward_kernel(const at::Tensor& input, const at::Tensor& rois,
+                                    double spatial_scale, int64_t pooled_height,
+                                    int64_t pooled_width, int64_t sampling_ratio, bool aligned) {
+  detail::check_pool_forward_args(kForward, input, rois, spatial_scale, pooled_height,
+                                  pooled_width);
+  return upcast_reduced_float(input.scalar_type(), roi_align_forward_unchecked, input, rois,
+                              spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned);
+}
+
+// float32 or float64 arguments that roi_align_backward_kernel checked.
+at::Tensor roi_align_backward_unchecked(const at::Tensor& grad, const at::Tensor& rois,
+                                        double spatial_scale, int64_t pooled_height,
+                                        int64_t pooled_width, int64_t batch_size, int64_t channels,
+                                        int64_t height, int64_t width, int64_t sampling_ratio,
+                                        bool aligned) {
   at::Tensor grad_input = zeros_in_layout({batch_size, channels, height, width}, grad.options(),
                                           at::MemoryFormat::ChannelsLast);
   const int64_t num_rois = rois.size(0);
@@ -210,7 +209,7 @@ at::Tensor roi_align_backward_kernel(const at::Tensor& grad, const at::Tensor& r
       std::vector<scalar_t> tile(bins * block);
       for (int64_t k = 0; k < num_rois; ++k) {
         const scalar_t* roi = roi_data + 5 * k;
-        compute_sample_grid(op, roi, scale, offset, !aligned, pooled_height, pooled_width,
+        compute_sample_grid(kBackward, roi, scale, offset, !aligned, pooled_height, pooled_width,
                             sampling_ratio, height, width, grid);
         grad_bins.gather(k, c_begin, c_end, tile.data());
         scalar_t* image =
@@ -221,6 +220,18 @@ at::Tensor roi_align_backward_kernel(const at::Tensor& grad, const at::Tensor& r
     });
   });
   return restore_layout(grad_input, grad);
+}
+
+at::Tensor roi_align_backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
+                                     double spatial_scale, int64_t pooled_height,
+                                     int64_t pooled_width, int64_t batch_size, int64_t channels,
+                                     int64_t height, int64_t width, int64_t sampling_ratio,
+                                     bool aligned) {
+  detail::check_pool_backward_args(kBackward, grad, rois, spatial_scale, channels, pooled_height,
+                                   pooled_width, batch_size, channels, height, width);
+  return upcast_reduced_float(grad.scalar_type(), roi_align_backward_unchecked, grad, rois,
+                              spatial_scale, pooled_height, pooled_width, batch_size, channels,
+                              height, width, sampling_ratio, aligned);
 }
 
 }  // namespace

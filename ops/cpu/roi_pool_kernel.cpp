@@ -7,23 +7,21 @@
 #include "ops/common/checks.h"
 #include "ops/cpu/layout.h"
 #include "ops/cpu/max_pool.h"
+#include "ops/cpu/reduced_float.h"
 
 namespace roiserve::ops::cpu {
 
 namespace {
 
-std::tuple<at::Tensor, at::Tensor> roi_pool_forward_kernel(const at::Tensor& input,
-                                                           const at::Tensor& rois,
-                                                           double spatial_scale,
-                                                           int64_t pooled_height,
-                                                           int64_t pooled_width) {
-  detail::check_pool_forward_args("roi_pool", input, rois, spatial_scale, pooled_height,
-                                  pooled_width);
-  if (is_reduced_float(input)) {
-    auto [output, argmax] = roi_pool_forward_kernel(as_float(input), as_float(rois), spatial_scale,
-                                                    pooled_height, pooled_width);
-    return {output.to(input.scalar_type()), argmax};
-  }
+constexpr const char* kForward = "roi_pool";
+constexpr const char* kBackward = "roi_pool_backward";
+
+// float32 or float64 arguments that roi_pool_forward_kernel checked.
+std::tuple<at::Tensor, at::Tensor> roi_pool_forward_unchecked(const at::Tensor& input,
+                                                              const at::Tensor& rois,
+                                                              double spatial_scale,
+                                                              int64_t pooled_height,
+                                                              int64_t pooled_width) {
   const int64_t num_rois = rois.size(0);
   const int64_t channels = input.size(1);
   const int64_t height = input.size(2);
@@ -71,21 +69,22 @@ std::tuple<at::Tensor, at::Tensor> roi_pool_forward_kernel(const at::Tensor& inp
   return {output, argmax};
 }
 
-at::Tensor roi_pool_backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
-                                    const at::Tensor& argmax, double spatial_scale,
-                                    int64_t pooled_height, int64_t pooled_width, int64_t batch_size,
-                                    int64_t channels, int64_t height, int64_t width) {
-  detail::check_pool_backward_args("roi_pool_backward", grad, rois, spatial_scale, channels,
-                                   pooled_height, pooled_width, batch_size, channels, height,
-                                   width);
-  detail::check_index_tensor("roi_pool_backward", "argmax", argmax, grad.sizes(), -1,
-                             height * width - 1);
-  if (is_reduced_float(grad)) {
-    return roi_pool_backward_kernel(as_float(grad), as_float(rois), argmax, spatial_scale,
-                                    pooled_height, pooled_width, batch_size, channels, height,
-                                    width)
-        .to(grad.scalar_type());
-  }
+std::tuple<at::Tensor, at::Tensor> roi_pool_forward_kernel(const at::Tensor& input,
+                                                           const at::Tensor& rois,
+                                                           double spatial_scale,
+                                                           int64_t pooled_height,
+                                                           int64_t pooled_width) {
+  detail::check_pool_forward_args(kForward, input, rois, spatial_scale, pooled_height,
+                                  pooled_width);
+  return upcast_reduced_float(input.scalar_type(), roi_pool_forward_unchecked, input, rois,
+                              spatial_scale, pooled_height, pooled_width);
+}
+
+// float32 or float64 arguments that roi_pool_backward_kernel checked.
+at::Tensor roi_pool_backward_unchecked(const at::Tensor& grad, const at::Tensor& rois,
+                                       const at::Tensor& argmax, int64_t pooled_height,
+                                       int64_t pooled_width, int64_t batch_size, int64_t channels,
+                                       int64_t height, int64_t width) {
   at::Tensor grad_input = zeros_in_layout({batch_size, channels, height, width}, grad.options(),
                                           at::MemoryFormat::ChannelsLast);
   const int64_t num_rois = rois.size(0);
@@ -96,6 +95,17 @@ at::Tensor roi_pool_backward_kernel(const at::Tensor& grad, const at::Tensor& ro
                           grad_input);
   }
   return restore_layout(grad_input, grad);
+}
+
+at::Tensor roi_pool_backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
+                                    const at::Tensor& argmax, double spatial_scale,
+                                    int64_t pooled_height, int64_t pooled_width, int64_t batch_size,
+                                    int64_t channels, int64_t height, int64_t width) {
+  detail::check_pool_backward_args(kBackward, grad, rois, spatial_scale, channels, pooled_height,
+                                   pooled_width, batch_size, channels, height, width);
+  detail::check_index_tensor(kBackward, "argmax", argmax, grad.sizes(), -1, height * width - 1);
+  return upcast_reduced_float(grad.scalar_type(), roi_pool_backward_unchecked, grad, rois, argmax,
+                              pooled_height, pooled_width, batch_size, channels, height, width);
 }
 
 }  // namespace

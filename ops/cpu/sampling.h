@@ -10,45 +10,17 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/common/axis_sample.h"
+#include "ops/common/bin_range.h"
 #include "ops/cpu/simd.h"
 
 namespace roiserve::ops::cpu {
 
-// One coordinate of a bilinear sample: the two neighbours it reads along one
-// axis and their weights, with torchvision's border rules (a sample more than
-// one pixel outside the map reads nothing; one within clamps to the border).
-template <typename T>
-struct AxisSample {
-  int64_t low = 0;
-  int64_t high = 0;
-  T weight_low = 0;
-  T weight_high = 0;
-  bool valid = false;
-};
-
-template <typename T>
-AxisSample<T> axis_sample(T coordinate, int64_t size) {
-  AxisSample<T> sample;
-  // Written so that a NaN coordinate also lands here.
-  if (!(coordinate >= -1.0 && coordinate <= size)) {
-    return sample;
-  }
-  if (coordinate <= 0) {
-    coordinate = 0;
-  }
-  sample.low = static_cast<int64_t>(coordinate);
-  if (sample.low >= size - 1) {
-    sample.high = sample.low = size - 1;
-    coordinate = static_cast<T>(sample.low);
-  } else {
-    sample.high = sample.low + 1;
-  }
-  const T fraction = coordinate - static_cast<T>(sample.low);
-  sample.weight_low = static_cast<T>(1.) - fraction;
-  sample.weight_high = fraction;
-  sample.valid = true;
-  return sample;
-}
+using ops::axis_sample;
+using ops::AxisSample;
+using ops::bin_range;
+using ops::BinRange;
+using ops::rounded_cell;
 
 // The sampling points of one RoI for RoIAlign-style ops: grid_h × grid_w points
 // per bin, ys[ph * grid_h + iy] and xs[pw * grid_w + ix].
@@ -146,37 +118,14 @@ ROISERVE_ALWAYS_INLINE void for_each_sample(const AxisSample<T>* ys, int64_t gri
   }
 }
 
-// A bin of the quantized ops (RoIPool, PSRoIPool) along one axis: [start, end).
-struct BinRange {
-  int64_t start = 0;
-  int64_t end = 0;
-  bool empty() const { return end <= start; }
-};
-
-// Splits a RoI of `length` cells starting at cell `roi_start` into `bins` bins
-// (floor of the start, ceil of the end), clipped to [0, limit].
+// Every bin of a RoI along one axis (see bin_range).
 template <typename T>
 void compute_bin_ranges(int64_t roi_start, int64_t length, int64_t bins, int64_t limit,
                         std::vector<BinRange>& out) {
   out.resize(bins);
-  const T bin_size = static_cast<T>(length) / static_cast<T>(bins);
   for (int64_t i = 0; i < bins; ++i) {
-    const auto start = static_cast<int64_t>(std::floor(static_cast<T>(i) * bin_size));
-    const auto end = static_cast<int64_t>(std::ceil(static_cast<T>(i + 1) * bin_size));
-    out[i].start = std::min(std::max(start + roi_start, int64_t{0}), limit);
-    out[i].end = std::min(std::max(end + roi_start, int64_t{0}), limit);
+    out[i] = bin_range<T>(roi_start, length, bins, i, limit);
   }
-}
-
-// A RoI corner scaled to the feature map and rounded to a cell, as RoIPool does.
-// Converting a float outside int64's range is undefined behaviour (libFuzzer
-// found a finite corner at 5e26; the argument checks refuse non-finite ones),
-// so corners are clamped to ±2^30 cells, which no feature map nears.
-template <typename T>
-int64_t rounded_cell(T coordinate, T spatial_scale) {
-  constexpr T kFarthest = static_cast<T>(int64_t{1} << 30);
-  return static_cast<int64_t>(
-      std::clamp(std::round(coordinate * spatial_scale), -kFarthest, kFarthest));
 }
 
 }  // namespace roiserve::ops::cpu

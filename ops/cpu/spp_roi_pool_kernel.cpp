@@ -8,6 +8,7 @@
 #include "ops/common/checks.h"
 #include "ops/cpu/layout.h"
 #include "ops/cpu/max_pool.h"
+#include "ops/cpu/reduced_float.h"
 
 namespace roiserve::ops::cpu {
 
@@ -16,28 +17,13 @@ namespace {
 constexpr const char* kForward = "spp_roi_pool";
 constexpr const char* kBackward = "spp_roi_pool_backward";
 
-// Bins per RoI over all levels, after checking the levels.
-int64_t pyramid_bins(const char* op, at::IntArrayRef levels) {
-  TORCH_CHECK_VALUE(!levels.empty(), op, ": levels must name at least one pyramid level");
-  int64_t bins = 0;
-  for (const int64_t level : levels) {
-    TORCH_CHECK_VALUE(level > 0, op, ": pyramid levels must be positive, got ", levels);
-    bins += level * level;
-  }
-  return bins;
-}
-
-std::tuple<at::Tensor, at::Tensor> spp_roi_pool_forward_kernel(const at::Tensor& input,
-                                                               const at::Tensor& rois,
-                                                               double spatial_scale,
-                                                               at::IntArrayRef levels) {
-  const int64_t pyramid = pyramid_bins(kForward, levels);
-  detail::check_pool_forward_args(kForward, input, rois, spatial_scale, 1, 1);
-  if (is_reduced_float(input)) {
-    auto [output, argmax] =
-        spp_roi_pool_forward_kernel(as_float(input), as_float(rois), spatial_scale, levels);
-    return {output.to(input.scalar_type()), argmax};
-  }
+// float32 or float64 arguments that spp_roi_pool_forward_kernel checked;
+// pyramid: the bins per RoI over all levels.
+std::tuple<at::Tensor, at::Tensor> spp_roi_pool_forward_unchecked(const at::Tensor& input,
+                                                                  const at::Tensor& rois,
+                                                                  double spatial_scale,
+                                                                  at::IntArrayRef levels,
+                                                                  int64_t pyramid) {
   const int64_t num_rois = rois.size(0);
   const int64_t channels = input.size(1);
   const int64_t height = input.size(2);
@@ -81,22 +67,21 @@ std::tuple<at::Tensor, at::Tensor> spp_roi_pool_forward_kernel(const at::Tensor&
   return {output, argmax};
 }
 
-at::Tensor spp_roi_pool_backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
-                                        const at::Tensor& argmax, double spatial_scale,
-                                        at::IntArrayRef levels, int64_t batch_size,
-                                        int64_t channels, int64_t height, int64_t width) {
-  const int64_t pyramid = pyramid_bins(kBackward, levels);
-  TORCH_CHECK_VALUE(grad.dim() == 2, kBackward, ": grad must have shape [K, channels * ", pyramid,
-                    "], got ", grad.sizes());
-  // The checks of a pooled gradient, on grad seen as [K, C * bins, 1, 1].
-  detail::check_pool_backward_args(kBackward, grad.unsqueeze(2).unsqueeze(3), rois, spatial_scale,
-                                   channels * pyramid, 1, 1, batch_size, channels, height, width);
-  detail::check_index_tensor(kBackward, "argmax", argmax, grad.sizes(), -1, height * width - 1);
-  if (is_reduced_float(grad)) {
-    return spp_roi_pool_backward_kernel(as_float(grad), as_float(rois), argmax, spatial_scale,
-                                        levels, batch_size, channels, height, width)
-        .to(grad.scalar_type());
-  }
+std::tuple<at::Tensor, at::Tensor> spp_roi_pool_forward_kernel(const at::Tensor& input,
+                                                               const at::Tensor& rois,
+                                                               double spatial_scale,
+                                                               at::IntArrayRef levels) {
+  const int64_t pyramid = detail::check_pyramid_levels(kForward, levels);
+  detail::check_pool_forward_args(kForward, input, rois, spatial_scale, 1, 1);
+  return upcast_reduced_float(input.scalar_type(), spp_roi_pool_forward_unchecked, input, rois,
+                              spatial_scale, levels, pyramid);
+}
+
+// float32 or float64 arguments that spp_roi_pool_backward_kernel checked.
+at::Tensor spp_roi_pool_backward_unchecked(const at::Tensor& grad, const at::Tensor& rois,
+                                           const at::Tensor& argmax, at::IntArrayRef levels,
+                                           int64_t batch_size, int64_t channels, int64_t height,
+                                           int64_t width) {
   at::Tensor grad_input = zeros_in_layout({batch_size, channels, height, width}, grad.options(),
                                           at::MemoryFormat::ChannelsLast);
   const int64_t num_rois = rois.size(0);
@@ -113,6 +98,16 @@ at::Tensor spp_roi_pool_backward_kernel(const at::Tensor& grad, const at::Tensor
     }
   }
   return grad_input.contiguous();
+}
+
+at::Tensor spp_roi_pool_backward_kernel(const at::Tensor& grad, const at::Tensor& rois,
+                                        const at::Tensor& argmax, double spatial_scale,
+                                        at::IntArrayRef levels, int64_t batch_size,
+                                        int64_t channels, int64_t height, int64_t width) {
+  detail::check_spp_backward_args(kBackward, grad, rois, argmax, spatial_scale, levels, batch_size,
+                                  channels, height, width);
+  return upcast_reduced_float(grad.scalar_type(), spp_roi_pool_backward_unchecked, grad, rois,
+                              argmax, levels, batch_size, channels, height, width);
 }
 
 }  // namespace

@@ -6,7 +6,9 @@ random generators so that every run sees the same cases.
 
 Run with Debian's interpreter, which has torch 1.13 and torchvision 0.14:
     /usr/bin/python3 -m pytest tests/python -q -n 2
-ROISERVE_OPS_LIB=/path/to/libroiserve_ops.so selects another build.
+ROISERVE_OPS_LIB=/path/to/libroiserve_ops.so selects another build;
+ROISERVE_OPS_NAMESPACE=roiserve_cuda_host runs it against the CUDA kernels
+emulated on the CPU (libroiserve_cuda_host.so, or ROISERVE_CUDA_HOST_LIB).
 """
 import os
 import random
@@ -21,7 +23,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from roi_cases import REPO_ROOT, ops_library_path  # noqa: E402
+from roi_cases import (  # noqa: E402
+    CUDA_HOST_NAMESPACE, OPS_NAMESPACE, REPO_ROOT, cuda_host_library_path, ops_library_path)
 
 DEFAULT_NUM_THREADS = 2
 
@@ -47,10 +50,18 @@ def pytest_configure(config):
             f"`cmake --build {REPO_ROOT / 'build'}` or point ROISERVE_OPS_LIB at it."
         )
     _load_ops_library(path)
+    if OPS_NAMESPACE == CUDA_HOST_NAMESPACE:
+        path = cuda_host_library_path()
+        if not path.is_file():
+            raise pytest.UsageError(
+                f"CUDA host emulation not found at {path}: build with "
+                f"-DROISERVE_CUDA_HOST_EMULATION=ON or point ROISERVE_CUDA_HOST_LIB at it.")
+        _load_ops_library(path)
     try:
-        torch.ops.roiserve.roi_align
+        getattr(torch.ops, OPS_NAMESPACE).roi_align
     except (AttributeError, RuntimeError) as error:
-        raise pytest.UsageError(f"{path} loaded but registered no roiserve::roi_align: {error}")
+        raise pytest.UsageError(
+            f"{path} loaded but registered no {OPS_NAMESPACE}::roi_align: {error}")
     torch.set_num_threads(DEFAULT_NUM_THREADS)
 
 

@@ -1,7 +1,8 @@
 """Empty inputs. No RoIs (K = 0): every pooling op returns correctly shaped
 empty outputs, and every gradient, through autograd or the backward op, is
 all zeros. An empty feature map (H = 0 or W = 0): every bin is empty and pools
-to 0 (torchvision's roi_align reads out of bounds there and crashes)."""
+to 0 (torchvision's roi_align reads out of bounds there and crashes). nms of
+no boxes keeps none, in every floating dtype."""
 import pytest
 import torch
 
@@ -85,3 +86,9 @@ def test_empty_feature_map_pools_to_zero(name, shape):
     if name in ("roi_pool", "spp_roi_pool"):
         # argmax -1: nothing to route a gradient to.
         assert torch.equal(index, torch.full_like(index, -1))
+
+
+@pytest.mark.parametrize("dtype", rc.DTYPES + (torch.float16, torch.bfloat16), ids=rc.dtype_id)
+def test_nms_of_no_boxes_keeps_none(dtype):
+    keep = rc.rv().nms(torch.zeros(0, 4, dtype=dtype), torch.zeros(0, dtype=dtype), 0.5)
+    assert keep.shape == (0,) and keep.dtype == torch.int64

@@ -14,6 +14,11 @@ import roi_cases as rc
 IOU_THRESHOLDS = (-0.1, 0.0, 0.3, 0.5, 0.7, 1.0)
 SCORE_KINDS = ("distinct", "ties", "all_equal")
 
+# batched_nms and the box utilities are composite (no device kernels), defined
+# in torch.ops.roiserve only: the run against that namespace covers them.
+composite = pytest.mark.skipif(rc.OPS_NAMESPACE == rc.CUDA_HOST_NAMESPACE,
+                               reason="composite op: only in torch.ops.roiserve")
+
 
 def random_boxes(rng, gen, count, dtype, *, dyadic=False, degenerate=True):
     """[count, 4] boxes (x1, y1, x2, y2) in about [0, 64]: some duplicated,
@@ -81,6 +86,7 @@ def assert_sorted_by_score_then_index(keep, scores, what):
     assert keep.tolist() == order, what
 
 
+@composite
 @pytest.mark.parametrize("idx_dtype", [torch.int64, torch.int32], ids=rc.dtype_id)
 @pytest.mark.parametrize("score_kind", SCORE_KINDS)
 @pytest.mark.parametrize("dtype", rc.DTYPES, ids=rc.dtype_id)
@@ -102,6 +108,7 @@ def test_batched_nms_matches_torchvision_small(dtype, score_kind, idx_dtype, tor
         assert_sorted_by_score_then_index(ours, scores, what)
 
 
+@composite
 @pytest.mark.parametrize("dtype", rc.DTYPES, ids=rc.dtype_id)
 def test_batched_nms_negative_threshold_keeps_best_box_per_category(dtype, torch_gen, py_rng):
     # An IoU threshold below 0 suppresses every box overlapping nothing too.
@@ -123,6 +130,7 @@ def test_batched_nms_negative_threshold_keeps_best_box_per_category(dtype, torch
             ours, tv_boxes._batched_nms_vanilla(boxes, scores, idxs, -0.1), f"trial={trial}")
 
 
+@composite
 @pytest.mark.parametrize("score_kind", SCORE_KINDS)
 @pytest.mark.parametrize("dtype", rc.DTYPES, ids=rc.dtype_id)
 def test_batched_nms_matches_torchvision_large(dtype, score_kind, torch_gen, py_rng):
@@ -146,6 +154,7 @@ def test_batched_nms_matches_torchvision_large(dtype, score_kind, torch_gen, py_
         assert_sorted_by_score_then_index(ours, scores, what)
 
 
+@composite
 @pytest.mark.parametrize("dtype", rc.DTYPES, ids=rc.dtype_id)
 def test_box_area_and_iou_match_torchvision(dtype, torch_gen, py_rng):
     for count1, count2 in [(0, 0), (0, 5), (7, 0), (1, 1), (13, 29), (200, 150)]:
@@ -157,6 +166,7 @@ def test_box_area_and_iou_match_torchvision(dtype, torch_gen, py_rng):
                                 tv_boxes.box_iou(boxes1, boxes2), f"box_iou {count1}x{count2}")
 
 
+@composite
 @pytest.mark.parametrize("dtype", rc.DTYPES, ids=rc.dtype_id)
 def test_clip_boxes_to_image_matches_torchvision(dtype, torch_gen, py_rng):
     for shape in [(0, 4), (1, 4), (50, 4), (3, 20, 4), (4,)]:
@@ -168,6 +178,7 @@ def test_clip_boxes_to_image_matches_torchvision(dtype, torch_gen, py_rng):
                 f"clip_boxes_to_image boxes {list(shape)} to {height}x{width}")
 
 
+@composite
 @pytest.mark.parametrize("dtype", rc.DTYPES, ids=rc.dtype_id)
 def test_remove_small_boxes_matches_torchvision(dtype, torch_gen, py_rng):
     for count in (0, 1, 40, 300):
@@ -188,6 +199,7 @@ def positive_boxes(gen, count, dtype):
     return torch.cat([corner, corner + size], 1).to(dtype)
 
 
+@composite
 @pytest.mark.parametrize("weights", WEIGHTS)
 @pytest.mark.parametrize("dtype", rc.DTYPES, ids=rc.dtype_id)
 def test_encode_boxes_matches_box_coder(dtype, weights, torch_gen):
@@ -200,6 +212,7 @@ def test_encode_boxes_matches_box_coder(dtype, weights, torch_gen):
             f"encode_boxes N={count} weights={weights}")
 
 
+@composite
 @pytest.mark.parametrize("clip", [math.log(1000.0 / 16), 2.0])
 @pytest.mark.parametrize("weights", WEIGHTS)
 @pytest.mark.parametrize("dtype", rc.DTYPES, ids=rc.dtype_id)
@@ -218,6 +231,7 @@ def test_decode_boxes_matches_box_coder(dtype, weights, clip, torch_gen):
                 f"boxes {rc.dtype_id(boxes_dtype)}")
 
 
+@composite
 def test_encode_then_decode_round_trips(torch_gen):
     # Independent of torchvision: decode(encode(gt, p), p) == gt.
     proposals = positive_boxes(torch_gen, 100, torch.float64)

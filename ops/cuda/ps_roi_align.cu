@@ -1,0 +1,13 @@
+#include <torch/library.h>
+
+#include "ops/cuda/cuda_backend.cuh"
+#include "ops/cuda/ps_roi_align_launch.h"
+
+namespace roiserve::ops::cuda {
+
+TORCH_LIBRARY_IMPL(roiserve, CUDA, m) {
+  m.impl("ps_roi_align", ps_roi_align_forward<CudaBackend>);
+  m.impl("_ps_roi_align_backward", ps_roi_align_backward<CudaBackend>);
+}
+
+}  // namespace roiserve::ops::cuda
