@@ -3,11 +3,15 @@
 // median over the timed runs. A model comes from a bundle (--model) or, with
 // random weights, from a model.yaml (--config). compare_detector_torchvision.py
 // runs it on a torchvision checkpoint imported by tools/import_torchvision and
-// times torchvision itself on the same weights and inputs.
+// times torchvision itself on the same weights and inputs. --device cuda[:N]
+// runs it on a GPU: the weights move there once, the inputs stay on the CPU
+// (each forward uploads its image and downloads its detections, as a server
+// does), and every stage's time ends with a synchronisation of the GPU.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <CLI/CLI.hpp>
+#include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -15,10 +19,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include <sys/resource.h>
-
 #include "detector/bundle/model_bundle.h"
 #include "detector/data/shapes_dataset.h"
+#include "tools/common/device_option.h"
 
 namespace {
 
@@ -26,8 +29,9 @@ using namespace roiserve::detector;
 
 // "cpu": the process's user + system CPU time over the forward, all threads:
 // on a shared machine a steadier measure of the work than wall time.
-const char* const kStages[] = {"preprocess", "backbone", "rpn",       "box_pool", "box_head",
-                               "postprocess", "mask_pool", "mask_head", "paste",    "total", "cpu"};
+const char* const kStages[] = {"preprocess", "backbone",    "rpn",       "box_pool",
+                               "box_head",   "postprocess", "mask_pool", "mask_head",
+                               "paste",      "total",       "cpu"};
 
 // shapes-v1 validation images, zero-padded or cropped to size x size.
 std::vector<at::Tensor> square_inputs(int64_t count, int64_t size) {
@@ -36,7 +40,9 @@ std::vector<at::Tensor> square_inputs(int64_t count, int64_t size) {
     const at::Tensor image = generate_shapes_sample(2, i).image;
     at::Tensor square = at::zeros({3, size, size}, at::kByte);
     const int64_t height = std::min(size, image.size(1)), width = std::min(size, image.size(2));
-    square.narrow(1, 0, height).narrow(2, 0, width).copy_(image.narrow(1, 0, height).narrow(2, 0, width));
+    square.narrow(1, 0, height)
+        .narrow(2, 0, width)
+        .copy_(image.narrow(1, 0, height).narrow(2, 0, width));
     images.push_back(square);
   }
   return images;
@@ -68,7 +74,7 @@ struct Run {
 
 int main(int argc, char** argv) {
   CLI::App app{"Per-stage latency of a roiserve detector on square inputs"};
-  std::string model_dir, config_file, json_path;
+  std::string model_dir, config_file, json_path, device_name = "cpu";
   std::vector<std::string> heads;
   int64_t size = 320, input_count = 8, iterations = 20, warmup = 3;
   double score_threshold = -1;
@@ -80,7 +86,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--heads", heads, "box heads (default: all the model has)")->delimiter(',');
   app.add_option("--size", size, "input side in pixels")->check(CLI::PositiveNumber);
-  app.add_option("--inputs", input_count, "distinct input images, cycled")->check(CLI::PositiveNumber);
+  app.add_option("--inputs", input_count, "distinct input images, cycled")
+      ->check(CLI::PositiveNumber);
   app.add_option("--iterations", iterations, "timed forwards per configuration")
       ->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "untimed forwards first")->check(CLI::NonNegativeNumber);
@@ -89,6 +96,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-resize", no_resize, "feed the inputs at their size (no shorter-side resize)");
   app.add_option("--threads", threads, "intra-op threads (default: all cores)")
       ->check(CLI::PositiveNumber);
+  roiserve::tools::add_device_option(app, device_name);
   app.add_option("--json", json_path, "also write the medians as JSON");
   CLI11_PARSE(app, argc, argv);
   if (model_dir.empty() && config_file.empty()) {
@@ -109,6 +117,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "--no-resize applies to --config models only\n");
       return 2;
     }
+    model->to(resolve_device(device_name));
     if (heads.empty()) heads = model->box_head_names();
     const std::vector<at::Tensor> inputs = square_inputs(input_count, size);
 
@@ -135,9 +144,10 @@ int main(int argc, char** argv) {
       }
     }
 
-    std::printf("%s, %ldx%ld inputs, %d threads, median of %ld runs (ms)\n\n| stage |",
-                model->config().name.c_str(), static_cast<long>(size), static_cast<long>(size),
-                at::get_num_threads(), static_cast<long>(iterations));
+    std::printf("%s on %s, %ldx%ld inputs, %d threads, median of %ld runs (ms)\n\n| stage |",
+                model->config().name.c_str(), model->device().str().c_str(),
+                static_cast<long>(size), static_cast<long>(size), at::get_num_threads(),
+                static_cast<long>(iterations));
     for (const Run& run : runs) std::printf(" %s |", run.name.c_str());
     std::printf("\n|---|");
     for (size_t i = 0; i < runs.size(); ++i) std::printf("---:|");
@@ -160,6 +170,7 @@ int main(int argc, char** argv) {
 
     if (!json_path.empty()) {
       nlohmann::json report = {{"model", model->config().name},
+                               {"device", model->device().str()},
                                {"size", size},
                                {"threads", at::get_num_threads()},
                                {"iterations", iterations},

@@ -17,7 +17,9 @@ AdminService::AdminService(ModelRepository& models, const TokenAuthenticator& au
                            const ServerConfig& config, ServerMetrics& metrics, DrainGate& drain)
     : models_(models), auth_(auth), config_(config), metrics_(metrics), drain_(drain) {}
 
-AdminService::~AdminService() { join(); }
+AdminService::~AdminService() {
+  join();
+}
 
 void AdminService::join() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -27,7 +29,8 @@ void AdminService::join() {
   workers_.clear();
 }
 
-grpc::ServerUnaryReactor* AdminService::run(const char* method, grpc::CallbackServerContext* context,
+grpc::ServerUnaryReactor* AdminService::run(const char* method,
+                                            grpc::CallbackServerContext* context,
                                             std::function<grpc::Status()> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto record = std::make_shared<CallRecord>(metrics_, method, context->peer());
@@ -66,6 +69,7 @@ void AdminService::describe(ServedModel& model, double milliseconds,
   log_event(spdlog::level::info, {{"event", "model_loaded"},
                                   {"model", model.name()},
                                   {"path", model.path().string()},
+                                  {"device", model.device().str()},
                                   {"ms", milliseconds}});
 }
 
@@ -76,7 +80,8 @@ grpc::ServerUnaryReactor* AdminService::LoadModel(grpc::CallbackServerContext* c
     if (request->path().empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "LoadModel needs a bundle path");
     }
-    ModelEntry entry{request->name(), request->path(), config_.batching};
+    // An empty device is the server's (ModelRepository::build).
+    ModelEntry entry{request->name(), request->path(), config_.batching, request->device()};
     if (request->has_batching()) {
       entry.batching.max_batch_size = request->batching().max_batch_size();
       entry.batching.max_queue_delay_ms = request->batching().max_queue_delay_ms();
@@ -101,7 +106,8 @@ grpc::ServerUnaryReactor* AdminService::ReloadModel(grpc::CallbackServerContext*
   return run("ReloadModel", context, [this, request, response] {
     const Clock::time_point start = Clock::now();
     std::shared_ptr<ServedModel> model;
-    const grpc::Status status = models_.reload(request->name(), request->path(), std::nullopt, model);
+    const grpc::Status status =
+        models_.reload(request->name(), request->path(), std::nullopt, "", model);
     if (status.ok()) describe(*model, milliseconds_since(start), response);
     return status;
   });
@@ -112,7 +118,8 @@ grpc::ServerUnaryReactor* AdminService::UnloadModel(grpc::CallbackServerContext*
                                                     v1::UnloadModelResponse*) {
   return run("UnloadModel", context, [this, request] {
     const grpc::Status status = models_.unload(request->name());
-    if (status.ok()) log_event(spdlog::level::info, {{"event", "model_unloaded"}, {"model", request->name()}});
+    if (status.ok())
+      log_event(spdlog::level::info, {{"event", "model_unloaded"}, {"model", request->name()}});
     return status;
   });
 }

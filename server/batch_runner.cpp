@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "detector/model/device.h"
+
 namespace roiserve::server {
 namespace {
 
@@ -37,16 +39,22 @@ detector::SharedStages slice_shared(const detector::SharedStages& shared, int64_
                                  shared.batch.image_sizes.begin() + last);
   slice.batch.original_sizes.assign(shared.batch.original_sizes.begin() + first,
                                     shared.batch.original_sizes.begin() + last);
-  for (const at::Tensor& level : shared.features) slice.features.push_back(level.narrow(0, start, count));
+  for (const at::Tensor& level : shared.features)
+    slice.features.push_back(level.narrow(0, start, count));
   slice.proposals.assign(shared.proposals.begin() + first, shared.proposals.begin() + last);
   return slice;
 }
 
-grpc::Status internal_error(const std::exception& error) {
-  return {grpc::StatusCode::INTERNAL, std::string("the model failed: ") + error.what()};
-}
-
 }  // namespace
+
+grpc::Status model_failure_status(const std::exception& error, c10::Device device) {
+  if (detector::is_out_of_memory(error)) {
+    return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+            "the model ran out of memory on " + device.str() +
+                " for this request: " + detector::error_message(error)};
+  }
+  return {grpc::StatusCode::INTERNAL, "the model failed: " + detector::error_message(error)};
+}
 
 std::string tensor_fingerprint(const at::Tensor& tensor) {
   const at::Tensor bytes = tensor.to(at::kCPU).contiguous();
@@ -58,8 +66,36 @@ std::string tensor_fingerprint(const at::Tensor& tensor) {
   return hex;
 }
 
-BatchRunner::BatchRunner(detector::Detector detector, c10::Device device, uint64_t max_image_pixels)
-    : detector_(std::move(detector)), device_(device), max_image_pixels_(max_image_pixels) {}
+BatchRunner::BatchRunner(detector::Detector detector, uint64_t max_image_pixels, RunnerHooks hooks)
+    : detector_(std::move(detector)),
+      max_image_pixels_(max_image_pixels),
+      hooks_(std::move(hooks)) {
+  if (!hooks_.device_responds) {
+    hooks_.device_responds = [device = detector_->device()] {
+      return detector::device_responds(device);
+    };
+  }
+}
+
+grpc::Status BatchRunner::lost_status() const {
+  return {grpc::StatusCode::UNAVAILABLE, lost_message_};
+}
+
+grpc::Status BatchRunner::failure(const std::exception& error) {
+  const c10::Device device = detector_->device();
+  if (device_lost_) return lost_status();
+  // Out of memory leaves the device working; any other failure may be the
+  // device's own (an asynchronous CUDA error surfaces in whichever call
+  // comes next), which a probe tells apart from a request's.
+  if (!detector::is_out_of_memory(error) && !hooks_.device_responds()) {
+    lost_message_ = "the device " + device.str() + " of this model is lost (" +
+                    detector::error_message(error) + "); the server needs a restart";
+    device_lost_ = true;
+    if (hooks_.on_device_lost) hooks_.on_device_lost(lost_message_);
+    return lost_status();
+  }
+  return model_failure_status(error, device);
+}
 
 std::vector<BatchRunner::Prepared> BatchRunner::decode(JobBatch& batch) {
   const Clock::time_point started = Clock::now();
@@ -83,8 +119,7 @@ std::vector<BatchRunner::Prepared> BatchRunner::decode(JobBatch& batch) {
         failures[i] = {grpc::StatusCode::INTERNAL,
                        std::string("decoding the image failed: ") + error.what()};
       }
-      prepared[i].outcome.shared_timings.add("decode",
-                                             milliseconds_between(start, Clock::now()));
+      prepared[i].outcome.shared_timings.add("decode", milliseconds_between(start, Clock::now()));
     }
   });
   std::vector<Prepared> decoded;
@@ -109,8 +144,10 @@ void BatchRunner::infer(std::vector<Prepared>& jobs) {
   std::stable_sort(jobs.begin(), jobs.end(), [](const Prepared& a, const Prepared& b) {
     return variants_key(*a.job) < variants_key(*b.job);
   });
+  // Decoded on the CPU; run_shared moves them to the model's device and
+  // run_head brings the detections back.
   std::vector<at::Tensor> images;
-  for (const Prepared& prepared : jobs) images.push_back(prepared.image.to(device_));
+  for (const Prepared& prepared : jobs) images.push_back(prepared.image);
   const detector::SharedStages shared = detector_->run_shared(images);
 
   for (size_t start = 0; start < jobs.size();) {
@@ -120,7 +157,8 @@ void BatchRunner::infer(std::vector<Prepared>& jobs) {
     const detector::SharedStages group =
         slice_shared(shared, static_cast<int64_t>(start), static_cast<int64_t>(end - start));
     std::vector<std::string> fingerprints;
-    for (const at::Tensor& proposals : group.proposals) fingerprints.push_back(tensor_fingerprint(proposals));
+    for (const at::Tensor& proposals : group.proposals)
+      fingerprints.push_back(tensor_fingerprint(proposals));
     for (const detector::HeadRequest& variant : jobs[start].job->variants) {
       // Nobody waits for a dead job's heads (run() answers it).
       const Clock::time_point now = Clock::now();
@@ -150,16 +188,34 @@ void BatchRunner::infer(std::vector<Prepared>& jobs) {
 }
 
 void BatchRunner::run(JobBatch& batch) {
+  if (device_lost_) {
+    for (const auto& job : batch) {
+      JobOutcome outcome;
+      outcome.status = lost_status();
+      job->on_done(std::move(outcome));
+    }
+    return;
+  }
   std::vector<Prepared> jobs = decode(batch);
   if (jobs.empty()) return;
   try {
     infer(jobs);
   } catch (const std::exception& batch_error) {
-    if (jobs.size() == 1) {
-      jobs[0].outcome.status = internal_error(batch_error);
-    } else {
-      // Find the request that broke the batch: each runs again on its own.
+    const grpc::Status status = failure(batch_error);
+    if (jobs.size() == 1 || device_lost_) {
       for (Prepared& prepared : jobs) {
+        prepared.outcome = {};
+        prepared.outcome.status = status;
+      }
+    } else {
+      // Find the request that broke the batch (or needs more memory than
+      // the device has left beside the others): each runs again on its own.
+      for (Prepared& prepared : jobs) {
+        if (device_lost_) {
+          prepared.outcome = {};
+          prepared.outcome.status = lost_status();
+          continue;
+        }
         std::vector<Prepared> alone;
         alone.push_back({prepared.job, prepared.image, {}});
         alone[0].outcome.shared_timings = prepared.outcome.shared_timings;
@@ -168,7 +224,7 @@ void BatchRunner::run(JobBatch& batch) {
           prepared.outcome = std::move(alone[0].outcome);
         } catch (const std::exception& error) {
           prepared.outcome = {};
-          prepared.outcome.status = internal_error(error);
+          prepared.outcome.status = failure(error);
         }
       }
     }

@@ -4,8 +4,8 @@
 // 0.0.0.0:9090. Flags override the config file. SIGTERM or SIGINT drains and
 // exits 0.
 #include <ATen/Parallel.h>
-#include <CLI/CLI.hpp>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -28,33 +28,49 @@ struct Flags {
 // Every flag writes into `config` after the file is read: a flag given on
 // the command line wins over the file.
 void add_flags(CLI::App& app, Flags& flags, ServerConfig& config, BatchingConfig& batching) {
-  app.add_option("--config", flags.config_file, "YAML config file (configs/server.yaml documents it)");
-  app.add_option("--model", flags.models, "model bundle directory (repeatable; replaces the config's models)");
+  app.add_option("--config", flags.config_file,
+                 "YAML config file (configs/server.yaml documents it)");
+  app.add_option("--model", flags.models,
+                 "model bundle directory (repeatable; replaces the config's models)");
   app.add_option("--listen", config.listen, "gRPC address, HOST:PORT (port 0: any free port)");
-  app.add_option("--metrics-listen", config.metrics_listen, "Prometheus /metrics address; '' turns it off");
+  app.add_option("--metrics-listen", config.metrics_listen,
+                 "Prometheus /metrics address; '' turns it off");
   app.add_option("--max-connection-age-s", config.max_connection_age_s,
                  "close connections this old, so clients spread onto new replicas (0: never)");
-  app.add_option("--threads", config.threads,
-                 "intra-op threads (default: every core the process may use, within a container's CPU limit)");
-  app.add_option("--device", config.device, "cpu, cuda or cuda:N");
-  app.add_option("--default-model", config.default_model, "the model requests with no model name go to");
-  app.add_option("--max-batch-size", batching.max_batch_size, "images per backbone pass, every model");
-  app.add_option("--max-queue-delay-ms", batching.max_queue_delay_ms, "longest wait for a batch to fill");
-  app.add_option("--max-queue-size", batching.max_queue_size, "requests waiting per model, at most");
+  app.add_option(
+      "--threads", config.threads,
+      "intra-op threads (default: every core the process may use, within a container's CPU limit)");
+  app.add_option("--device", config.device,
+                 "cpu, cuda or cuda:N: where the models run (every model; default: cpu)");
+  app.add_option("--default-model", config.default_model,
+                 "the model requests with no model name go to");
+  app.add_option("--max-batch-size", batching.max_batch_size,
+                 "images per backbone pass, every model");
+  app.add_option("--max-queue-delay-ms", batching.max_queue_delay_ms,
+                 "longest wait for a batch to fill");
+  app.add_option("--max-queue-size", batching.max_queue_size,
+                 "requests waiting per model, at most");
   app.add_option("--max-message-bytes", config.limits.max_message_bytes, "largest request message");
-  app.add_option("--max-image-pixels", config.limits.max_image_pixels, "largest image, width x height");
-  app.add_option("--max-detections", config.limits.max_detections, "most detections a request may ask for");
+  app.add_option("--max-image-pixels", config.limits.max_image_pixels,
+                 "largest image, width x height");
+  app.add_option("--max-detections", config.limits.max_detections,
+                 "most detections a request may ask for");
   app.add_option("--shutdown-delay-s", config.shutdown_delay_s,
                  "on SIGTERM, serve on this long after health turns NOT_SERVING");
-  app.add_option("--shutdown-grace-s", config.shutdown_grace_s, "time in-flight calls get on SIGTERM");
+  app.add_option("--shutdown-grace-s", config.shutdown_grace_s,
+                 "time in-flight calls get on SIGTERM");
   app.add_option("--tls-cert", config.tls.cert, "server certificate chain (PEM): enables TLS");
   app.add_option("--tls-key", config.tls.key, "server private key (PEM)");
-  app.add_option("--tls-client-ca", config.tls.client_ca, "CA for client certificates (PEM): mutual TLS");
-  app.add_option("--auth-token-file", config.auth.token_file, "bearer tokens, one a line: enables auth");
-  app.add_option("--admin-token-file", config.auth.admin_token_file, "admin bearer tokens, one a line");
+  app.add_option("--tls-client-ca", config.tls.client_ca,
+                 "CA for client certificates (PEM): mutual TLS");
+  app.add_option("--auth-token-file", config.auth.token_file,
+                 "bearer tokens, one a line: enables auth");
+  app.add_option("--admin-token-file", config.auth.admin_token_file,
+                 "admin bearer tokens, one a line");
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error, off");
   app.add_option("--log-format", config.log_format, "text or json");
-  app.add_option("--ports-file", config.ports_file, "write the bound ports here as JSON once listening");
+  app.add_option("--ports-file", config.ports_file,
+                 "write the bound ports here as JSON once listening");
 }
 
 // The config: defaults, then the file, then the flags given. The flags are
@@ -66,7 +82,8 @@ ServerConfig build_config(int argc, char** argv, CLI::App& app) {
   BatchingConfig ignored_batching;
   add_flags(app, flags, ignored, ignored_batching);
   app.parse(argc, argv);
-  ServerConfig config = flags.config_file.empty() ? ServerConfig{} : read_server_config(flags.config_file);
+  ServerConfig config =
+      flags.config_file.empty() ? ServerConfig{} : read_server_config(flags.config_file);
 
   CLI::App overlay;
   Flags given;
@@ -74,11 +91,19 @@ ServerConfig build_config(int argc, char** argv, CLI::App& app) {
   add_flags(overlay, given, config, batching);
   overlay.parse(argc, argv);
   if (!given.models.empty()) config.models.clear();
-  for (const std::string& path : given.models) config.models.push_back({"", path, config.batching});
-  if (config.models.empty()) config.models.push_back({"", "models/shapes-v1", config.batching});
+  for (const std::string& path : given.models) {
+    config.models.push_back({"", path, config.batching, config.device});
+  }
+  if (config.models.empty()) {
+    config.models.push_back({"", "models/shapes-v1", config.batching, config.device});
+  }
   for (ModelEntry& model : config.models) {
+    // --device moves every model; without it a model keeps its own device,
+    // or takes the config's.
+    if (overlay.count("--device") || model.device.empty()) model.device = config.device;
     if (overlay.count("--max-batch-size")) model.batching.max_batch_size = batching.max_batch_size;
-    if (overlay.count("--max-queue-delay-ms")) model.batching.max_queue_delay_ms = batching.max_queue_delay_ms;
+    if (overlay.count("--max-queue-delay-ms"))
+      model.batching.max_queue_delay_ms = batching.max_queue_delay_ms;
     if (overlay.count("--max-queue-size")) model.batching.max_queue_size = batching.max_queue_size;
   }
   if (config.threads == 0) config.threads = usable_cores();
@@ -90,7 +115,8 @@ void write_ports_file(const std::filesystem::path& path, const RoiServer& server
   const std::filesystem::path partial = path.string() + ".partial";
   {
     std::ofstream file(partial);
-    file << nlohmann::json{{"grpc", server.grpc_address()}, {"metrics", server.metrics_address()}}.dump()
+    file << nlohmann::json{{"grpc", server.grpc_address()}, {"metrics", server.metrics_address()}}
+                .dump()
          << "\n";
     if (!file) throw std::runtime_error("cannot write '" + partial.string() + "'");
   }

@@ -7,31 +7,59 @@
 #include <stdexcept>
 
 #include "detector/bundle/model_bundle.h"
+#include "detector/model/device.h"
 
 namespace roiserve::server {
 namespace {
 
-// One forward of every stage before the model serves, so that the first
-// request does not pay for lazy initialization (allocator pools, OpenMP
-// threads, kernel dispatch).
-void warm_up(detector::DetectorImpl& detector, c10::Device device) {
-  detector::HeadRequest request;
-  request.masks = !detector.mask_pooler_names().empty();
-  detector::StageTimings timings;
-  detector.detect({at::zeros({3, 64, 64}, at::TensorOptions(at::kByte).device(device))}, request,
-                  timings);
+// One forward of every stage, every box head and every mask pooler before the
+// model serves, so that the first request does not pay for lazy
+// initialization (allocator pools, OpenMP threads, kernel dispatch, a GPU's
+// context and kernels), and so that a head the device cannot run (a RoI
+// operator without a kernel for it) fails the load, not a request.
+void warm_up(detector::DetectorImpl& detector) {
+  const detector::SharedStages shared = detector.run_shared({at::zeros({3, 64, 64}, at::kByte)});
+  for (const std::string& head : detector.box_head_names()) {
+    detector::HeadRequest request;
+    request.box_head = head;
+    request.masks = false;
+    detector::StageTimings timings;
+    try {
+      std::vector<detector::ImageDetections> detections =
+          detector.run_box_head(shared, request, timings);
+      for (const std::string& pooler : detector.mask_pooler_names()) {
+        std::vector<detector::ImageDetections> masked = detections;
+        detector.run_mask_head(shared, pooler, masked, timings);
+        detector::to_cpu(masked);
+      }
+      detector::to_cpu(detections);
+    } catch (const std::exception& error) {
+      if (detector::is_out_of_memory(error)) throw;  // RESOURCE_EXHAUSTED (build)
+      throw std::runtime_error("warming up box head '" + head +
+                               "' and the mask poolers: " + detector::error_message(error));
+    }
+  }
+}
+
+RunnerHooks runner_hooks(const std::string& model, const DeviceLostHandler& on_device_lost) {
+  RunnerHooks hooks;
+  if (on_device_lost) {
+    hooks.on_device_lost = [model, on_device_lost](const std::string& message) {
+      on_device_lost(model, message);
+    };
+  }
+  return hooks;
 }
 
 }  // namespace
 
 ServedModel::ServedModel(std::string name, std::filesystem::path path, detector::Detector detector,
-                         const BatchingConfig& batching, c10::Device device,
-                         uint64_t max_image_pixels, int threads, ServerMetrics& metrics)
+                         const BatchingConfig& batching, uint64_t max_image_pixels, int threads,
+                         ServerMetrics& metrics, const DeviceLostHandler& on_device_lost)
     : name_(std::move(name)),
       path_(std::move(path)),
       detector_(std::move(detector)),
-      device_(device),
-      runner_(detector_, device, max_image_pixels) {
+      runner_(detector_, max_image_pixels, runner_hooks(name_, on_device_lost)) {
   SchedulerHooks hooks;
   hooks.run_batch = [this](JobBatch& batch) { runner_.run(batch); };
   hooks.on_queue_depth = [&metrics, model = name_](size_t depth) {
@@ -43,25 +71,36 @@ ServedModel::ServedModel(std::string name, std::filesystem::path path, detector:
   scheduler_ = std::make_unique<BatchScheduler>(batching, std::move(hooks));
 }
 
-ModelRepository::ModelRepository(const ServerConfig& config, ServerMetrics& metrics)
-    : config_(config), metrics_(metrics) {}
+ModelRepository::ModelRepository(const ServerConfig& config, ServerMetrics& metrics,
+                                 DeviceLostHandler on_device_lost)
+    : config_(config), metrics_(metrics) {
+  on_device_lost_ = [this, handler = std::move(on_device_lost)](const std::string& model,
+                                                                const std::string& message) {
+    metrics_.set_model_ready(model, false);
+    if (handler) handler(model, message);
+  };
+}
 
 grpc::Status ModelRepository::build(const ModelEntry& entry,
                                     std::shared_ptr<ServedModel>& model) const {
-  const c10::Device device(config_.device);
+  const std::string& device_name = entry.device.empty() ? config_.device : entry.device;
   detector::Detector detector{nullptr};
   try {
+    const c10::Device device = detector::resolve_device(device_name);
     detector = detector::load_bundle(entry.path);
-    detector->to(device);
-    warm_up(*detector, device);
+    detector->to(device);  // the weights move once, here
+    warm_up(*detector);
   } catch (const std::exception& error) {
-    return {grpc::StatusCode::INVALID_ARGUMENT,
-            "cannot load model bundle '" + entry.path.string() + "': " + error.what()};
+    // A device without room for the model is a resource, not the bundle, at fault.
+    return {detector::is_out_of_memory(error) ? grpc::StatusCode::RESOURCE_EXHAUSTED
+                                              : grpc::StatusCode::INVALID_ARGUMENT,
+            "cannot load model bundle '" + entry.path.string() +
+                "': " + detector::error_message(error)};
   }
   const std::string name = entry.name.empty() ? detector->config().name : entry.name;
-  model = std::make_shared<ServedModel>(name, entry.path, detector, entry.batching, device,
+  model = std::make_shared<ServedModel>(name, entry.path, detector, entry.batching,
                                         config_.limits.max_image_pixels, at::get_num_threads(),
-                                        metrics_);
+                                        metrics_, on_device_lost_);
   return grpc::Status::OK;
 }
 
@@ -112,13 +151,15 @@ grpc::Status ModelRepository::load(const ModelEntry& entry, std::shared_ptr<Serv
 
 grpc::Status ModelRepository::reload(const std::string& name, const std::filesystem::path& path,
                                      const std::optional<BatchingConfig>& batching,
+                                     const std::string& device,
                                      std::shared_ptr<ServedModel>& loaded) {
   std::lock_guard<std::mutex> admin(admin_mutex_);
   std::shared_ptr<ServedModel> old;
   grpc::Status status = find(name, old);
   if (!status.ok()) return status;
   const ModelEntry entry{old->name(), path.empty() ? old->path() : path,
-                         batching.value_or(old->scheduler().config())};
+                         batching.value_or(old->scheduler().config()),
+                         device.empty() ? old->device().str() : device};
   std::shared_ptr<ServedModel> model;
   status = build(entry, model);
   if (!status.ok()) return status;

@@ -1,11 +1,13 @@
 #pragma once
 // The models a server serves, by name: each a loaded detector with its own
-// batch scheduler and runner. Models are shared_ptrs, so a request holds its
-// model for as long as it runs, whatever happens to the repository meanwhile.
+// batch scheduler and runner, on its own device (ModelEntry::device, else the
+// server's). Models are shared_ptrs, so a request holds its model for as long
+// as it runs, whatever happens to the repository meanwhile.
 #include <c10/core/Device.h>
-#include <filesystem>
 #include <grpcpp/support/status.h>
 
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,25 +23,28 @@
 
 namespace roiserve::server {
 
+// Called on a model's worker when the model's device is found lost.
+using DeviceLostHandler = std::function<void(const std::string& model, const std::string& message)>;
+
 class ServedModel {
  public:
-  // Starts the model's batching worker; `threads` is its intra-op thread count.
+  // Starts the model's batching worker; `threads` is its intra-op thread
+  // count. The detector is on its device already (detector.device()).
   ServedModel(std::string name, std::filesystem::path path, detector::Detector detector,
-              const BatchingConfig& batching, c10::Device device, uint64_t max_image_pixels,
-              int threads, ServerMetrics& metrics);
+              const BatchingConfig& batching, uint64_t max_image_pixels, int threads,
+              ServerMetrics& metrics, const DeviceLostHandler& on_device_lost);
 
   const std::string& name() const { return name_; }
   const std::filesystem::path& path() const { return path_; }
   const detector::DetectorImpl& detector() const { return *detector_; }
   const detector::ModelConfig& config() const { return detector_->config(); }
   BatchScheduler& scheduler() { return *scheduler_; }
-  c10::Device device() const { return device_; }
+  c10::Device device() const { return detector_->device(); }
 
  private:
   std::string name_;
   std::filesystem::path path_;
   detector::Detector detector_;
-  c10::Device device_;
   BatchRunner runner_;
   // Last: its workers stop before the runner they call goes away.
   std::unique_ptr<BatchScheduler> scheduler_;
@@ -47,7 +52,10 @@ class ServedModel {
 
 class ModelRepository {
  public:
-  ModelRepository(const ServerConfig& config, ServerMetrics& metrics);
+  // on_device_lost: what the server does when a model's device is lost
+  // (turn NOT_SERVING); the repository marks the model not ready first.
+  ModelRepository(const ServerConfig& config, ServerMetrics& metrics,
+                  DeviceLostHandler on_device_lost = {});
 
   // Loads every configured model. Throws std::runtime_error naming the bundle
   // that failed and why.
@@ -58,10 +66,10 @@ class ModelRepository {
   // does not load. The model serves once this returns OK.
   grpc::Status load(const ModelEntry& entry, std::shared_ptr<ServedModel>& loaded);
   // Loads the model's bundle again (from `path` when given, with `batching`
-  // when given) while the old one serves, switches, then lets the old one
-  // finish what it admitted.
+  // and on `device` when given, else as before) while the old one serves,
+  // switches, then lets the old one finish what it admitted.
   grpc::Status reload(const std::string& name, const std::filesystem::path& path,
-                      const std::optional<BatchingConfig>& batching,
+                      const std::optional<BatchingConfig>& batching, const std::string& device,
                       std::shared_ptr<ServedModel>& loaded);
   // Stops admitting for the model, finishes what it admitted, unloads it.
   // FAILED_PRECONDITION for the default model.
@@ -84,6 +92,7 @@ class ModelRepository {
 
   const ServerConfig& config_;
   ServerMetrics& metrics_;
+  DeviceLostHandler on_device_lost_;
   // One load, reload or unload at a time; requests never wait for it.
   std::mutex admin_mutex_;
   mutable std::mutex mutex_;

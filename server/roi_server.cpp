@@ -37,11 +37,23 @@ std::string with_port(const std::string& address, int port) {
 
 RoiServer::RoiServer(ServerConfig config) : config_(std::move(config)) {}
 
-RoiServer::~RoiServer() { shutdown(); }
+RoiServer::~RoiServer() {
+  shutdown();
+}
 
 void RoiServer::start() {
-  auth_ = std::make_unique<TokenAuthenticator>(config_.auth.token_file, config_.auth.admin_token_file);
-  models_ = std::make_unique<ModelRepository>(config_, metrics_);
+  auth_ =
+      std::make_unique<TokenAuthenticator>(config_.auth.token_file, config_.auth.admin_token_file);
+  // A lost device (a GPU's sticky error) leaves the process unable to serve
+  // that model: health turns NOT_SERVING for good, so that load balancers
+  // and probes take the replica out and it gets restarted.
+  models_ = std::make_unique<ModelRepository>(
+      config_, metrics_, [this](const std::string& model, const std::string& message) {
+        device_lost_ = true;
+        log_event(spdlog::level::err,
+                  {{"event", "device_lost"}, {"model", model}, {"error", message}});
+        set_serving(false);
+      });
   service_ = std::make_unique<DetectionService>(*models_, *auth_, config_.limits, metrics_, drain_);
   admin_ = std::make_unique<AdminService>(*models_, *auth_, config_, metrics_, drain_);
 
@@ -83,6 +95,7 @@ void RoiServer::load_models() {
     const auto& batching = model->scheduler().config();
     log_event(spdlog::level::info, {{"event", "model_loaded"},
                                     {"model", model->name()},
+                                    {"device", model->device().str()},
                                     {"heads", model->detector().box_head_names()},
                                     {"mask_poolers", model->detector().mask_pooler_names()},
                                     {"max_batch_size", batching.max_batch_size},
@@ -90,7 +103,8 @@ void RoiServer::load_models() {
                                     {"max_queue_size", batching.max_queue_size}});
   }
   set_serving(true);
-  log_event(spdlog::level::info, {{"event", "serving"}, {"default_model", models_->default_name()}});
+  log_event(spdlog::level::info,
+            {{"event", "serving"}, {"default_model", models_->default_name()}});
 }
 
 void RoiServer::apply_models(const std::vector<ModelEntry>& models) {
@@ -106,29 +120,33 @@ void RoiServer::apply_models(const std::vector<ModelEntry>& models) {
     std::shared_ptr<ServedModel> model;
     const bool serving = status.ok() && models_->find(name, model).ok();
     if (status.ok()) {
-      status = serving ? models_->reload(name, entry.path, entry.batching, model)
-                       : models_->load({name, entry.path, entry.batching}, model);
+      status = serving ? models_->reload(name, entry.path, entry.batching, entry.device, model)
+                       : models_->load({name, entry.path, entry.batching, entry.device}, model);
     }
     listed.insert(name);
     log_event(status.ok() ? spdlog::level::info : spdlog::level::err,
               {{"event", serving ? "model_reloaded" : "model_loaded"},
                {"model", name},
                {"path", entry.path.string()},
+               {"device", entry.device},
                {"error", status.error_message()}});
   }
   const std::string default_name = models_->default_name();
   for (const auto& model : models_->models()) {
     if (listed.count(model->name()) || model->name() == default_name) continue;
     const grpc::Status status = models_->unload(model->name());
-    log_event(status.ok() ? spdlog::level::info : spdlog::level::err,
-              {{"event", "model_unloaded"}, {"model", model->name()}, {"error", status.error_message()}});
+    log_event(
+        status.ok() ? spdlog::level::info : spdlog::level::err,
+        {{"event", "model_unloaded"}, {"model", model->name()}, {"error", status.error_message()}});
   }
 }
 
 void RoiServer::set_serving(bool serving) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   // The server ("") is SERVING only while the service is: whoever has seen
-  // the server SERVING finds the service SERVING too.
+  // the server SERVING finds the service SERVING too. Never again after a
+  // device was lost.
+  if (serving && device_lost_) return;
   if (serving) health->SetServingStatus(kServiceName, true);
   health->SetServingStatus("", serving);
   if (!serving) health->SetServingStatus(kServiceName, false);

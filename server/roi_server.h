@@ -7,8 +7,12 @@
 //   apply_models() on SIGHUP: load, reload and unload to match a config's models
 //   shutdown()     health NOT_SERVING; refuse new calls; in-flight calls get
 //                  the grace period to finish, then are cancelled; workers stop
+//
+// A model whose device is lost (ModelRepository's handler, on its worker)
+// turns health NOT_SERVING until the process ends.
 #include <grpcpp/server.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -55,6 +59,7 @@ class RoiServer {
   std::string grpc_address_;
   std::string metrics_address_;
   bool stopped_ = false;
+  std::atomic<bool> device_lost_{false};
 };
 
 }  // namespace roiserve::server

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "detector/config/yaml_reader.h"
+#include "detector/model/device.h"
 
 namespace roiserve::server {
 namespace {
@@ -37,6 +38,7 @@ void read_models(const YAML::Node& node, const std::filesystem::path& base,
     std::string path;
     reader.read("name", entry.name);
     reader.read("path", path);
+    reader.read("device", entry.device);
     read_batching(MappingReader(reader.child("batching"), where + ".batching"), entry.batching);
     reader.reject_unknown_keys();
     if (path.empty()) throw std::invalid_argument("'" + where + ".path' is required");
@@ -45,10 +47,20 @@ void read_models(const YAML::Node& node, const std::filesystem::path& base,
   }
 }
 
+// The device's spelling, then that this build and machine have it.
+void check_device(const std::string& where, const std::string& device) {
+  try {
+    detector::resolve_device(device);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(where + ": " + error.what());
+  }
+}
+
 template <typename T>
 void require(bool ok, const std::string& key, const T& value, const std::string& rule) {
   if (!ok) {
-    throw std::invalid_argument("'" + key + "' is " + std::to_string(value) + "; it must be " + rule);
+    throw std::invalid_argument("'" + key + "' is " + std::to_string(value) + "; it must be " +
+                                rule);
   }
 }
 
@@ -116,8 +128,8 @@ ServerConfig read_server_config(const std::filesystem::path& file) {
 }
 
 void validate_batching(const BatchingConfig& batching, const std::string& where) {
-  require(batching.max_batch_size >= 1 && batching.max_batch_size <= 256,
-          where + "max_batch_size", batching.max_batch_size, "in 1..256");
+  require(batching.max_batch_size >= 1 && batching.max_batch_size <= 256, where + "max_batch_size",
+          batching.max_batch_size, "in 1..256");
   require(batching.max_queue_delay_ms >= 0 && batching.max_queue_delay_ms <= 10000,
           where + "max_queue_delay_ms", batching.max_queue_delay_ms, "in 0..10000");
   require(batching.max_queue_size >= 1, where + "max_queue_size", batching.max_queue_size, ">= 1");
@@ -165,8 +177,9 @@ void validate_server_config(const ServerConfig& config) {
   if (config.log_format != "text" && config.log_format != "json") {
     throw std::invalid_argument("'log_format' must be text or json");
   }
-  if (config.device != "cpu" && config.device.rfind("cuda", 0) != 0) {
-    throw std::invalid_argument("'device' must be cpu, cuda or cuda:N");
+  check_device("'device'", config.device);
+  for (const ModelEntry& model : config.models) {
+    if (!model.device.empty()) check_device("the device of " + model.path.string(), model.device);
   }
 }
 

@@ -21,6 +21,8 @@ struct ModelEntry {
   std::string name;  // empty: the bundle's own name (model.yaml)
   std::filesystem::path path;
   BatchingConfig batching;
+  // cpu, cuda or cuda:N; empty: the server's `device`.
+  std::string device;
 };
 
 struct LimitsConfig {
@@ -36,7 +38,7 @@ struct LimitsConfig {
 };
 
 struct TlsConfig {
-  std::filesystem::path cert;       // PEM; with key, enables TLS
+  std::filesystem::path cert;  // PEM; with key, enables TLS
   std::filesystem::path key;
   std::filesystem::path client_ca;  // PEM; set: clients must present a certificate it signed
 };
@@ -59,6 +61,8 @@ struct ServerConfig {
   double max_connection_age_grace_s = 30;
   std::string metrics_listen = "0.0.0.0:9090";  // empty: no /metrics endpoint
   int threads = 0;  // intra-op threads; 0: every core it may use (a container's CPU limit)
+  // Where models run that name no device of their own (and LoadModel calls
+  // that give none): cpu, cuda or cuda:N.
   std::string device = "cpu";
   std::vector<ModelEntry> models;
   BatchingConfig batching;    // of models that set none of their own
@@ -72,7 +76,7 @@ struct ServerConfig {
   // calls get shutdown_grace_s to finish.
   double shutdown_delay_s = 0.0;
   double shutdown_grace_s = 10.0;
-  std::string log_level = "info";  // trace, debug, info, warn, error
+  std::string log_level = "info";   // trace, debug, info, warn, error
   std::string log_format = "text";  // or "json": one object a line
   // Written once the server serves: {"grpc": "host:port", "metrics": "host:port"},
   // the ports actually bound (useful with port 0).
@@ -83,7 +87,8 @@ struct ServerConfig {
 // Throws std::invalid_argument naming the file and the offending key.
 ServerConfig read_server_config(const std::filesystem::path& file);
 
-// Throws std::invalid_argument naming the first setting out of range.
+// Throws std::invalid_argument naming the first setting out of range, or a
+// device that is misspelt or that this build or machine does not have.
 void validate_server_config(const ServerConfig& config);
 // The same for one model's batching; `where` prefixes the message.
 void validate_batching(const BatchingConfig& batching, const std::string& where);

@@ -1,6 +1,7 @@
 #include "detector/model/detector.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/nn/modules/container/moduledict.h>
 
@@ -8,6 +9,7 @@
 
 #include "detector/model/box_postprocess.h"
 #include "detector/model/box_training.h"
+#include "detector/model/device.h"
 #include "detector/model/roi_levels.h"
 
 namespace roiserve::detector {
@@ -33,10 +35,10 @@ std::vector<InstanceTargets> resize_targets(const std::vector<InstanceTargets>& 
     if (from.height == to.height && from.width == to.width) continue;
     resized[i].boxes = rescale_boxes(targets[i].boxes, from, to);
     if (targets[i].masks.defined() && targets[i].masks.size(0) > 0) {
-      resized[i].masks =
-          at::upsample_nearest2d(targets[i].masks.unsqueeze(1).to(at::kFloat), {to.height, to.width})
-              .squeeze(1)
-              .to(at::kByte);
+      resized[i].masks = at::upsample_nearest2d(targets[i].masks.unsqueeze(1).to(at::kFloat),
+                                                {to.height, to.width})
+                             .squeeze(1)
+                             .to(at::kByte);
     }
   }
   return resized;
@@ -52,12 +54,12 @@ void check_targets(const std::vector<at::Tensor>& images,
   for (size_t i = 0; i < targets.size(); ++i) {
     const InstanceTargets& target = targets[i];
     const std::string where = "training image " + std::to_string(i) + ": ";
-    if (target.boxes.dim() != 2 || target.boxes.size(1) != 4 ||
-        target.labels.dim() != 1 || target.labels.size(0) != target.boxes.size(0)) {
+    if (target.boxes.dim() != 2 || target.boxes.size(1) != 4 || target.labels.dim() != 1 ||
+        target.labels.size(0) != target.boxes.size(0)) {
       throw std::invalid_argument(where + "targets need boxes [G, 4] and labels [G]");
     }
-    if (target.labels.numel() > 0 &&
-        (target.labels.min().item<int64_t>() < 1 || target.labels.max().item<int64_t>() > num_classes)) {
+    if (target.labels.numel() > 0 && (target.labels.min().item<int64_t>() < 1 ||
+                                      target.labels.max().item<int64_t>() > num_classes)) {
       throw std::invalid_argument(where + "labels must lie in 1.." + std::to_string(num_classes) +
                                   " (the model's classes)");
     }
@@ -69,7 +71,42 @@ void check_targets(const std::vector<at::Tensor>& images,
   }
 }
 
+// Makes the detector's GPU the current device for the scope, so that kernels
+// go there whatever the calling thread's current device (a model on cuda:1
+// served from a thread whose current device is cuda:0). Nothing on the CPU.
+struct OnDevice {
+  explicit OnDevice(c10::Device device) {
+    if (!device.is_cpu()) guard.reset_device(device);
+  }
+  c10::OptionalDeviceGuard guard;
+};
+
+// One image's detections on the CPU; its mask patches, views of one copy.
+void image_to_cpu(ImageDetections& image) {
+  c10::InferenceMode inference;
+  image.boxes = image.boxes.to(at::kCPU);
+  image.scores = image.scores.to(at::kCPU);
+  image.labels = image.labels.to(at::kCPU);
+  if (image.network_boxes.defined()) image.network_boxes = image.network_boxes.to(at::kCPU);
+  if (image.masks.empty() || image.masks.front().probabilities.is_cpu()) return;
+  std::vector<at::Tensor> flat;
+  flat.reserve(image.masks.size());
+  for (const MaskPatch& patch : image.masks) flat.push_back(patch.probabilities.reshape({-1}));
+  const at::Tensor all = at::cat(flat).to(at::kCPU);
+  int64_t offset = 0;
+  for (MaskPatch& patch : image.masks) {
+    const int64_t count = patch.probabilities.numel();
+    patch.probabilities = all.narrow(0, offset, count)
+                              .view({patch.probabilities.size(0), patch.probabilities.size(1)});
+    offset += count;
+  }
+}
+
 }  // namespace
+
+void to_cpu(std::vector<ImageDetections>& detections) {
+  for (ImageDetections& image : detections) image_to_cpu(image);
+}
 
 DetectorImpl::DetectorImpl(ModelConfig config)
     : config_(std::move(config)), preprocessor_(config_.preprocess) {
@@ -107,7 +144,8 @@ void DetectorImpl::check_plan(const TrainingPlan& plan) const {
   for (const auto& name : plan.box_heads) {
     if (!box_heads_->contains(name)) {
       throw std::invalid_argument("the training plan names box head '" + name + "', which model '" +
-                                  config_.name + "' lacks (it has: " + join(box_head_names()) + ")");
+                                  config_.name + "' lacks (it has: " + join(box_head_names()) +
+                                  ")");
     }
   }
   for (const auto& pooler : plan.mask_poolers) {
@@ -118,7 +156,19 @@ void DetectorImpl::check_plan(const TrainingPlan& plan) const {
   }
 }
 
-std::vector<std::string> DetectorImpl::box_head_names() const { return box_heads_->keys(); }
+void DetectorImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
+  torch::nn::Module::to(device, dtype, non_blocking);
+  device_ = parameters().empty() ? device : parameters().front().device();
+}
+
+void DetectorImpl::to(torch::Device device, bool non_blocking) {
+  torch::nn::Module::to(device, non_blocking);
+  device_ = parameters().empty() ? device : parameters().front().device();
+}
+
+std::vector<std::string> DetectorImpl::box_head_names() const {
+  return box_heads_->keys();
+}
 
 std::vector<std::string> DetectorImpl::mask_pooler_names() const {
   return config_.roi_heads.has_masks ? config_.roi_heads.mask.poolers : std::vector<std::string>{};
@@ -129,7 +179,8 @@ void DetectorImpl::check_request(const HeadRequest& request) const {
     throw std::invalid_argument("model '" + config_.name + "' has no box head '" +
                                 request.box_head + "' (it has: " + join(box_head_names()) + ")");
   }
-  if (request.masks && !request.mask_pooler.empty() && !mask_heads_->contains(request.mask_pooler)) {
+  if (request.masks && !request.mask_pooler.empty() &&
+      !mask_heads_->contains(request.mask_pooler)) {
     throw std::invalid_argument(
         "model '" + config_.name + "' has no mask pooler '" + request.mask_pooler +
         "' (it has: " + (mask_heads_->empty() ? "none" : join(mask_pooler_names())) + ")");
@@ -146,17 +197,21 @@ MaskHeadImpl& DetectorImpl::mask_head(const std::string& pooler) {
 
 SharedStages DetectorImpl::run_shared(const std::vector<at::Tensor>& images) {
   c10::InferenceMode inference;
+  const OnDevice on_device(device_);
   SharedStages shared;
   {
-    StageTimer timer(shared.timings, "preprocess");
-    shared.batch = preprocessor_(images);
+    StageTimer timer(shared.timings, "preprocess", device_);
+    std::vector<at::Tensor> uploaded;
+    uploaded.reserve(images.size());
+    for (const at::Tensor& image : images) uploaded.push_back(image.to(device_));
+    shared.batch = preprocessor_(uploaded);
   }
   {
-    StageTimer timer(shared.timings, "backbone");
+    StageTimer timer(shared.timings, "backbone", device_);
     shared.features = backbone_->forward(shared.batch.tensor);
   }
   {
-    StageTimer timer(shared.timings, "rpn");
+    StageTimer timer(shared.timings, "rpn", device_);
     shared.proposals = rpn_->forward(shared.batch, shared.features, nullptr).proposals;
   }
   return shared;
@@ -167,6 +222,7 @@ std::vector<ImageDetections> DetectorImpl::run_box_head(const SharedStages& shar
                                                         StageTimings& timings) {
   check_request(request);
   c10::InferenceMode inference;
+  const OnDevice on_device(device_);
   const std::string& head_name =
       request.box_head.empty() ? config_.roi_heads.default_box_head : request.box_head;
   BoxHead& head = box_head(head_name);
@@ -177,24 +233,30 @@ std::vector<ImageDetections> DetectorImpl::run_box_head(const SharedStages& shar
 
   at::Tensor pooled;
   {
-    StageTimer timer(timings, "box_pool");
+    StageTimer timer(timings, "box_pool", device_);
     pooled = head.pool(shared.features,
                        assign_roi_levels(shared.proposals, config_.roi_heads.level_mapper));
   }
   BoxPrediction prediction;
   {
-    StageTimer timer(timings, "box_head");
+    StageTimer timer(timings, "box_head", device_);
     prediction = head.predict(pooled);
   }
   std::vector<ImageDetections> detections;
-  StageTimer timer(timings, "postprocess");
-  const std::vector<BoxDetections> boxes =
-      postprocess_boxes(prediction, shared.proposals, shared.batch.image_sizes,
-                        config_.roi_heads.box_coder_weights, postprocess);
-  for (size_t i = 0; i < boxes.size(); ++i) {
-    const ImageSize original = shared.batch.original_sizes[i];
-    detections.push_back({rescale_boxes(boxes[i].boxes, shared.batch.image_sizes[i], original),
-                          boxes[i].scores, boxes[i].labels, {}, original, boxes[i].boxes});
+  {
+    StageTimer timer(timings, "postprocess", device_);
+    const std::vector<BoxDetections> boxes =
+        postprocess_boxes(prediction, shared.proposals, shared.batch.image_sizes,
+                          config_.roi_heads.box_coder_weights, postprocess);
+    for (size_t i = 0; i < boxes.size(); ++i) {
+      const ImageSize original = shared.batch.original_sizes[i];
+      detections.push_back({rescale_boxes(boxes[i].boxes, shared.batch.image_sizes[i], original),
+                            boxes[i].scores,
+                            boxes[i].labels,
+                            {},
+                            original,
+                            boxes[i].boxes});
+    }
   }
   return detections;
 }
@@ -211,6 +273,7 @@ void DetectorImpl::run_mask_head(const SharedStages& shared, const std::string& 
                                 "' (it has: " + join(mask_pooler_names()) + ")");
   }
   c10::InferenceMode inference;
+  const OnDevice on_device(device_);
   MaskHeadImpl& masks = mask_head(pooler);
   std::vector<at::Tensor> network_boxes;
   std::vector<at::Tensor> labels_per_image;
@@ -220,23 +283,23 @@ void DetectorImpl::run_mask_head(const SharedStages& shared, const std::string& 
   }
   at::Tensor pooled;
   {
-    StageTimer timer(timings, "mask_pool");
+    StageTimer timer(timings, "mask_pool", device_);
     pooled = masks.pool(shared.features,
                         assign_roi_levels(network_boxes, config_.roi_heads.level_mapper));
   }
   at::Tensor probabilities;
   {
-    StageTimer timer(timings, "mask_head");
+    StageTimer timer(timings, "mask_head", device_);
     const at::Tensor logits = masks.forward(pooled);
     const at::Tensor labels = at::cat(labels_per_image);
-    probabilities =
-        logits.index({at::arange(labels.size(0), labels.options()), labels}).sigmoid();
+    probabilities = logits.index({at::arange(labels.size(0), labels.options()), labels}).sigmoid();
   }
-  StageTimer timer(timings, "paste");
+  StageTimer timer(timings, "paste", device_);
   int64_t offset = 0;
   for (auto& image : detections) {
     const int64_t count = image.boxes.size(0);
-    image.masks = paste_masks(probabilities.narrow(0, offset, count), image.boxes, image.image_size);
+    image.masks =
+        paste_masks(probabilities.narrow(0, offset, count), image.boxes, image.image_size);
     offset += count;
   }
 }
@@ -245,8 +308,11 @@ std::vector<ImageDetections> DetectorImpl::run_head(const SharedStages& shared,
                                                     const HeadRequest& request,
                                                     StageTimings& timings) {
   std::vector<ImageDetections> detections = run_box_head(shared, request, timings);
-  if (request.masks && !mask_heads_->empty()) {
-    run_mask_head(shared, request.mask_pooler, detections, timings);
+  const bool masks = request.masks && !mask_heads_->empty();
+  if (masks) run_mask_head(shared, request.mask_pooler, detections, timings);
+  if (!device_.is_cpu()) {
+    StageTimer timer(timings, masks ? "paste" : "postprocess");
+    to_cpu(detections);
   }
   return detections;
 }
@@ -255,10 +321,14 @@ std::vector<ImageDetections> DetectorImpl::detect(const std::vector<at::Tensor>&
                                                   const HeadRequest& request,
                                                   StageTimings& timings) {
   check_request(request);
-  StageTimer total(timings, "total");
-  SharedStages shared = run_shared(images);
-  for (const auto& [stage, ms] : shared.timings.entries()) timings.add(stage, ms);
-  return run_head(shared, request, timings);
+  std::vector<ImageDetections> detections;
+  {
+    StageTimer total(timings, "total", device_);
+    SharedStages shared = run_shared(images);
+    for (const auto& [stage, ms] : shared.timings.entries()) timings.add(stage, ms);
+    detections = run_head(shared, request, timings);
+  }
+  return detections;
 }
 
 std::map<std::string, at::Tensor> DetectorImpl::losses(const std::vector<at::Tensor>& images,
@@ -286,7 +356,8 @@ std::map<std::string, at::Tensor> DetectorImpl::losses(const std::vector<at::Ten
   const LevelledRois rois = assign_roi_levels(sample.boxes, config_.roi_heads.level_mapper);
   for (const auto& name : plan.box_heads) {
     BoxHead& head = box_head(name);
-    const auto head_losses = fast_rcnn_losses(head.predict(head.pool(features, rois)), sample, name);
+    const auto head_losses =
+        fast_rcnn_losses(head.predict(head.pool(features, rois)), sample, name);
     losses.insert(head_losses.begin(), head_losses.end());
   }
   if (plan.mask_poolers.empty()) return losses;
@@ -295,9 +366,8 @@ std::map<std::string, at::Tensor> DetectorImpl::losses(const std::vector<at::Ten
   for (size_t i = 0; i < sample.boxes.size(); ++i) {
     at::Tensor foreground = at::nonzero(sample.labels[i] > 0).squeeze(1);
     if (plan.mask_rois_per_image > 0 && foreground.size(0) > plan.mask_rois_per_image) {
-      foreground = foreground.index_select(
-          0, at::randperm(foreground.size(0), foreground.options())
-                 .narrow(0, 0, plan.mask_rois_per_image));
+      foreground = foreground.index_select(0, at::randperm(foreground.size(0), foreground.options())
+                                                  .narrow(0, 0, plan.mask_rois_per_image));
     }
     mask_boxes.push_back(sample.boxes[i].index_select(0, foreground));
     mask_matched.push_back(sample.matched_gt[i].index_select(0, foreground));
@@ -320,7 +390,8 @@ std::vector<at::Tensor> DetectorImpl::trainable_parameters(const TrainingPlan& p
     append(parameters, rpn_->parameters());
   }
   for (const auto& name : plan.box_heads) append(parameters, (*box_heads_)[name]->parameters());
-  for (const auto& pooler : plan.mask_poolers) append(parameters, (*mask_heads_)[pooler]->parameters());
+  for (const auto& pooler : plan.mask_poolers)
+    append(parameters, (*mask_heads_)[pooler]->parameters());
   return parameters;
 }
 

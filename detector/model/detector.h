@@ -6,6 +6,15 @@
 //
 // Thread safety: after eval(), the const-free forward methods only read the
 // weights, so one Detector serves concurrent calls.
+//
+// Device: the detector holds the device its weights live on (to() moves them,
+// once, at load). Inference takes images on any device and moves them there;
+// preprocessing, backbone, RPN, heads and mask pasting run on it, and every
+// stage's time ends with a synchronisation of it (StageTimer). run_head() and
+// detect() hand back detections on the CPU; run_box_head() and run_mask_head()
+// leave theirs on the device, for more mask poolers to use (to_cpu() brings
+// them back).
+#include <c10/core/Device.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/moduledict.h>
 
@@ -37,15 +46,22 @@ struct HeadRequest {
   std::optional<int64_t> max_detections;
 };
 
-// Detections of one image, in that image's pixel coordinates.
+// Detections of one image, in that image's pixel coordinates. Every tensor is
+// on the detector's device out of run_box_head / run_mask_head and on the CPU
+// out of run_head / detect / to_cpu.
 struct ImageDetections {
-  at::Tensor boxes;   // [D, 4] float32 (x1, y1, x2, y2)
-  at::Tensor scores;  // [D] float32, decreasing
-  at::Tensor labels;  // [D] int64, 1..num_classes (index into class_names + 1)
+  at::Tensor boxes;              // [D, 4] float32 (x1, y1, x2, y2)
+  at::Tensor scores;             // [D] float32, decreasing
+  at::Tensor labels;             // [D] int64, 1..num_classes (index into class_names + 1)
   std::vector<MaskPatch> masks;  // D patches, or empty when masks were not requested
   ImageSize image_size;
   at::Tensor network_boxes;  // [D, 4]: the boxes in network-input coordinates
 };
+
+// Moves detections to the CPU in place: boxes, scores and labels, and each
+// image's mask patches in one copy (so that a GPU is waited for once per
+// image, not once per mask). Nothing happens to tensors already there.
+void to_cpu(std::vector<ImageDetections>& detections);
 
 // What every head reads: the preprocessed batch, FPN features, proposals.
 struct SharedStages {
@@ -70,12 +86,20 @@ class DetectorImpl : public torch::nn::Module {
   explicit DetectorImpl(ModelConfig config);
 
   const ModelConfig& config() const { return config_; }
+  // Where the weights live and inference runs (the CPU until to() moves it).
+  c10::Device device() const { return device_; }
+  // Module::to, keeping device() in step: "cuda" without an index becomes the
+  // GPU the weights went to.
+  using torch::nn::Module::to;
+  void to(torch::Device device, torch::Dtype dtype, bool non_blocking = false) override;
+  void to(torch::Device device, bool non_blocking = false) override;
   std::vector<std::string> box_head_names() const;
   std::vector<std::string> mask_pooler_names() const;
   // Throws std::invalid_argument naming the unknown head or pooler.
   void check_request(const HeadRequest& request) const;
 
-  // images: [3, H, W] uint8 RGB.
+  // images: [3, H, W] uint8 RGB, on any device (moved to device() as part of
+  // preprocessing).
   SharedStages run_shared(const std::vector<at::Tensor>& images);
   // The box stages of a request (box_pool, box_head, postprocess): detections
   // without masks.
@@ -86,7 +110,9 @@ class DetectorImpl : public torch::nn::Module {
   // can mask the same detections.
   void run_mask_head(const SharedStages& shared, const std::string& mask_pooler,
                      std::vector<ImageDetections>& detections, StageTimings& timings);
-  // run_box_head, then run_mask_head when masks are requested and the model has them.
+  // run_box_head, then run_mask_head when masks are requested and the model
+  // has them; the detections come back on the CPU (the copy counts in the
+  // last stage that ran: postprocess, or paste).
   std::vector<ImageDetections> run_head(const SharedStages& shared, const HeadRequest& request,
                                         StageTimings& timings);
   // run_shared + run_head; timings get every stage and "total".
@@ -114,6 +140,7 @@ class DetectorImpl : public torch::nn::Module {
   MaskHeadImpl& mask_head(const std::string& pooler);
 
   ModelConfig config_;
+  c10::Device device_{c10::kCPU};
   Preprocessor preprocessor_;
   Backbone backbone_{nullptr};
   RegionProposalNetwork rpn_{nullptr};

@@ -153,5 +153,26 @@ TEST(DispatchBoxesTest, BoxUtilities) {
                        .call(codes, boxes, weights, 4.0));
 }
 
+#ifdef ROISERVE_CUDA
+// The CUDA build (-DROISERVE_CUDA=ON) registers a CUDA kernel beside every CPU
+// kernel: a .cu file left out of the build or a registration left out of a
+// .cu file fails here, on a machine without a GPU.
+TEST(DispatchCudaTest, EveryOpWithACpuKernelHasACudaKernel) {
+  auto& dispatcher = c10::Dispatcher::singleton();
+  int ops_with_cpu_kernels = 0;
+  for (const c10::OperatorName& name : dispatcher.getAllOpNames()) {
+    if (name.name.rfind("roiserve::", 0) != 0) {
+      continue;
+    }
+    const c10::OperatorHandle op = *dispatcher.findOp(name);
+    if (op.hasKernelForDispatchKey(c10::DispatchKey::CPU)) {
+      ++ops_with_cpu_kernels;
+      EXPECT_TRUE(op.hasKernelForDispatchKey(c10::DispatchKey::CUDA)) << c10::toString(name);
+    }
+  }
+  EXPECT_GT(ops_with_cpu_kernels, 0);
+}
+#endif
+
 }  // namespace
 }  // namespace roiserve::test

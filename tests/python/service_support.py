@@ -268,10 +268,12 @@ def metric_value(exposition, name, **labels):
     return total
 
 
-def run_server(*flags):
-    """roiserve-server run to its exit (one that fails to start), on any free port."""
+def run_server(*flags, env=None):
+    """roiserve-server run to its exit (one that fails to start), on any free port;
+    env: variables to set on top of the test's."""
     return subprocess.run([str(server_binary()), "--listen", "127.0.0.1:0", "--metrics-listen", "", *map(str, flags)],
-                          capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False)
+                          capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False,
+                          env={**os.environ, **(env or {})})
 
 
 def serve(*flags, **options):

@@ -68,6 +68,23 @@ def test_a_bundle_that_does_not_load_changes_nothing(server, tmp_path):
     server.stub().Detect(detect_request(png()), timeout=CALL_TIMEOUT_S)
 
 
+def test_load_model_takes_a_device_and_refuses_one_the_server_lacks(server):
+    response = admin(server).LoadModel(
+        admin_pb.LoadModelRequest(path=str(SHIPPED_MODEL), name="on-cpu", device="cpu"), timeout=CALL_TIMEOUT_S)
+    assert response.model.device == "cpu"
+    info = server.stub().GetModelInfo(pb.GetModelInfoRequest(name="on-cpu"), timeout=CALL_TIMEOUT_S)
+    assert info.device == "cpu"
+    admin(server).UnloadModel(admin_pb.UnloadModelRequest(name="on-cpu"), timeout=CALL_TIMEOUT_S)
+    # No machine here has 100 GPUs; "tpu" is no device at all.
+    for device, says in (("tpu", "'tpu' is not a device: expected cpu, cuda or cuda:N"), ("cuda:99", "cuda:99")):
+        error = call_error(admin(server).LoadModel,
+                           admin_pb.LoadModelRequest(path=str(SHIPPED_MODEL), name="elsewhere", device=device))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"cannot load model bundle '{SHIPPED_MODEL}': " in error.details(), error.details()
+        assert says in error.details(), error.details()
+    assert model_names(server) == ["shapes-v1"]
+
+
 def test_the_default_and_unknown_models_cannot_be_unloaded(server):
     error = call_error(admin(server).UnloadModel, admin_pb.UnloadModelRequest(name="shapes-v1"))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION

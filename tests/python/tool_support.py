@@ -25,14 +25,15 @@ def tool(name):
     return path
 
 
-def run_tool(name, *args, check=True, timeout=600):
-    """Runs a tool; returns the CompletedProcess. check: fail the test on a non-zero exit."""
+def run_tool(name, *args, check=True, timeout=600, env=None, path=None):
+    """Runs a tool; returns the CompletedProcess. check: fail the test on a non-zero exit;
+    env: variables to set on top of the test's; path: the program (default: the tool `name`)."""
     completed = subprocess.run(
-        [str(tool(name)), *map(str, args)],
+        [str(path or tool(name)), *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
+        env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **(env or {})},
         check=False,
     )
     if check and completed.returncode != 0:

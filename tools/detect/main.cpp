@@ -2,9 +2,9 @@
 // detections JSON (tools/common/detections_json.h), optionally an annotated
 // PNG per image.
 #include <ATen/Parallel.h>
-#include <CLI/CLI.hpp>
 #include <c10/core/InferenceMode.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -12,7 +12,7 @@
 
 #include "detector/bundle/model_bundle.h"
 #include "tools/common/detections_json.h"
-#include "tools/common/device.h"
+#include "tools/common/device_option.h"
 #include "tools/common/draw.h"
 #include "tools/common/image_io.h"
 
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   app.add_option("--nms-iou", nms_iou, "per-class NMS IoU threshold")->check(CLI::Range(0.0, 1.0));
   app.add_option("--max-detections", max_detections, "detections per image at most")
       ->check(CLI::PositiveNumber);
-  app.add_option("--device", device_name, "cpu, cuda or cuda:N");
+  tools::add_device_option(app, device_name);
   app.add_option("--threads", threads, "intra-op threads (default: all cores)")
       ->check(CLI::PositiveNumber);
   app.add_option("--draw", draw_dir, "write an annotated PNG per image into this directory");
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
 
   try {
     at::set_num_threads(threads);
-    const c10::Device device = tools::parse_device(device_name);
+    const c10::Device device = detector::resolve_device(device_name);
     request.masks = !no_masks;
     if (score_threshold >= 0) request.score_threshold = score_threshold;
     if (nms_iou >= 0) request.nms_iou = nms_iou;
@@ -81,12 +81,15 @@ int main(int argc, char** argv) {
     std::set<std::string> drawings;
     for (size_t i = 0; i < images.size(); ++i) {
       detector::StageTimings timings;
-      const auto detections = model->detect({decoded[i].to(device)}, request, timings);
+      // On the CPU in, on the CPU out: the detector moves the image to its
+      // device and the detections back.
+      const auto detections = model->detect({decoded[i]}, request, timings);
       records.push_back(
           tools::make_image_record(images[i], detections.front(), timings, model->config()));
       if (!draw_dir.empty()) {
-        tools::write_png(tools::draw_detections(decoded[i], records.back().detections, draw_min_score),
-                         drawing_path(draw_dir, images[i], drawings));
+        tools::write_png(
+            tools::draw_detections(decoded[i], records.back().detections, draw_min_score),
+            drawing_path(draw_dir, images[i], drawings));
       }
     }
     std::ofstream out(json_path);

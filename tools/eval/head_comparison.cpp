@@ -28,7 +28,8 @@ std::vector<int64_t> map_labels(const detector::ModelConfig& model,
     }
   }
   if (!shared) {
-    throw std::invalid_argument("the data set shares no class name with model '" + model.name + "'");
+    throw std::invalid_argument("the data set shares no class name with model '" + model.name +
+                                "'");
   }
   return data_label;
 }
@@ -120,7 +121,6 @@ HeadComparison compare_heads(detector::DetectorImpl& model, const detector::Labe
     }
   }
 
-  const c10::Device device = model.parameters().front().device();
   std::vector<eval::ImageInfo> images;
   std::vector<eval::GroundTruth> truths;
   for (int64_t index = 0; index < data.size(); ++index) {
@@ -128,13 +128,21 @@ HeadComparison compare_heads(detector::DetectorImpl& model, const detector::Labe
     const int64_t height = image.image.size(1), width = image.image.size(2);
     images.push_back({image.id, height, width});
     for (const detector::Instance& instance : image.instances) {
-      truths.push_back({instance.id, image.id, instance.label,
+      truths.push_back({instance.id,
+                        image.id,
+                        instance.label,
                         {instance.box[0], instance.box[1], instance.box[2] - instance.box[0],
                          instance.box[3] - instance.box[1]},
-                        instance.area, instance.is_crowd, false, instance.mask});
+                        instance.area,
+                        instance.is_crowd,
+                        false,
+                        instance.mask});
     }
 
-    const detector::SharedStages shared = model.run_shared({image.image.to(device)});
+    // The image goes to the model's device in run_shared; each variant's
+    // detections come back to the CPU (timed into its last stage) before
+    // they are scored.
+    const detector::SharedStages shared = model.run_shared({image.image});
     record_stages(result.shared_latency, shared.timings);
     std::vector<detector::ImageDetections> per_head;
     size_t mask_index = 0;
@@ -145,23 +153,30 @@ HeadComparison compare_heads(detector::DetectorImpl& model, const detector::Labe
       detector::StageTimings box_timings;
       std::vector<detector::ImageDetections> detections =
           model.run_box_head(shared, request, box_timings);
+      std::vector<detector::ImageDetections> boxes = detections;
+      {
+        detector::StageTimer timer(box_timings, "postprocess");
+        detector::to_cpu(boxes);
+      }
       record_stages(head.latency, box_timings);
-      append(head.detections,
-             to_eval_detections(make_image_record(image.name, detections[0], box_timings,
-                                                  model.config()),
-                                image.id, data_label, false));
+      append(head.detections, to_eval_detections(make_image_record(image.name, boxes[0],
+                                                                   box_timings, model.config()),
+                                                 image.id, data_label, false));
       for (size_t p = 0; p < result.options.mask_poolers.size(); ++p, ++mask_index) {
         MaskResult& mask = result.masks[mask_index];
         std::vector<detector::ImageDetections> masked = detections;
         detector::StageTimings mask_timings;
         model.run_mask_head(shared, mask.pooler, masked, mask_timings);
+        {
+          detector::StageTimer timer(mask_timings, "paste");
+          detector::to_cpu(masked);
+        }
         record_stages(mask.latency, mask_timings);
-        append(mask.detections,
-               to_eval_detections(make_image_record(image.name, masked[0], mask_timings,
-                                                    model.config()),
-                                  image.id, data_label, true));
+        append(mask.detections, to_eval_detections(make_image_record(image.name, masked[0],
+                                                                     mask_timings, model.config()),
+                                                   image.id, data_label, true));
       }
-      per_head.push_back(std::move(detections[0]));
+      per_head.push_back(std::move(boxes[0]));
     }
     size_t pair = 0;
     for (size_t a = 0; a < head_count; ++a) {
@@ -179,16 +194,16 @@ HeadComparison compare_heads(detector::DetectorImpl& model, const detector::Labe
   std::vector<eval::GroundTruth> agnostic_truths = truths;
   for (auto& truth : agnostic_truths) truth.category_id = 1;
   for (BoxHeadResult& head : result.box_heads) {
-    head.bbox = eval::evaluate_coco(images, category_ids, truths, head.detections,
-                                    eval::IouType::kBbox);
+    head.bbox =
+        eval::evaluate_coco(images, category_ids, truths, head.detections, eval::IouType::kBbox);
     std::vector<eval::Detection> agnostic = head.detections;
     for (auto& detection : agnostic) detection.category_id = 1;
     head.bbox_class_agnostic =
         eval::evaluate_coco(images, {1}, agnostic_truths, agnostic, eval::IouType::kBbox);
   }
   for (MaskResult& mask : result.masks) {
-    mask.segm = eval::evaluate_coco(images, category_ids, truths, mask.detections,
-                                    eval::IouType::kSegm);
+    mask.segm =
+        eval::evaluate_coco(images, category_ids, truths, mask.detections, eval::IouType::kSegm);
   }
   return result;
 }

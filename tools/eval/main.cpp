@@ -4,9 +4,9 @@
 // pass and one set of proposals per image. Writes the report of
 // tools/eval/comparison_report.h and prints the headline numbers.
 #include <ATen/Parallel.h>
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
 #include <numeric>
@@ -15,7 +15,7 @@
 #include "detector/bundle/model_bundle.h"
 #include "detector/data/shapes_labelled.h"
 #include "tools/common/coco_dataset.h"
-#include "tools/common/device.h"
+#include "tools/common/device_option.h"
 #include "tools/eval/comparison_report.h"
 #include "tools/eval/head_comparison.h"
 
@@ -60,10 +60,9 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--shapes-count", shapes_count, "number of shapes-v1 images (default 200)")
       ->check(CLI::PositiveNumber);
-  auto* annotations =
-      app.add_option("--coco-annotations", coco_annotations, "COCO instances JSON")
-          ->check(CLI::ExistingFile)
-          ->excludes(seed);
+  auto* annotations = app.add_option("--coco-annotations", coco_annotations, "COCO instances JSON")
+                          ->check(CLI::ExistingFile)
+                          ->excludes(seed);
   app.add_option("--coco-images", coco_images, "folder of the COCO images")
       ->check(CLI::ExistingDirectory)
       ->needs(annotations);
@@ -73,7 +72,7 @@ int main(int argc, char** argv) {
   app.add_option("--agreement-min-score", options.agreement_min_score,
                  "detections scoring below take no part in the agreement")
       ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--device", device_name, "cpu, cuda or cuda:N");
+  tools::add_device_option(app, device_name);
   app.add_option("--threads", threads, "intra-op threads (default: all cores)")
       ->check(CLI::PositiveNumber);
   app.add_option("--output", output_dir, "report directory")->required();
@@ -83,7 +82,7 @@ int main(int argc, char** argv) {
 
   try {
     at::set_num_threads(threads);
-    const c10::Device device = tools::parse_device(device_name);
+    const c10::Device device = detector::resolve_device(device_name);
     options.masks = !no_masks;
     detector::Detector model = detector::load_bundle(model_dir);
     model->to(device);

@@ -1,6 +1,9 @@
 // The batch runner with the shipped model (models/shapes-v1): a request whose
-// model run throws fails alone while the rest of its batch is served, and a
-// request found dead after decoding never reaches the model.
+// model run throws fails alone while the rest of its batch is served, a
+// request found dead after decoding never reaches the model, an
+// out-of-memory is RESOURCE_EXHAUSTED, and a device that stops answering
+// fails its batch and every later one UNAVAILABLE and is reported once.
+#include <c10/util/Exception.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -16,16 +19,17 @@ namespace {
 
 constexpr uint64_t kMaxImagePixels = 1u << 24;
 
-BatchRunner shipped_model_runner() {
+BatchRunner shipped_model_runner(RunnerHooks hooks = {}) {
   return BatchRunner(
       detector::load_bundle(std::filesystem::path(ROISERVE_SOURCE_DIR) / "models" / "shapes-v1"),
-      c10::Device(c10::kCPU), kMaxImagePixels);
+      kMaxImagePixels, std::move(hooks));
 }
 
 // A shapes-v1 validation image as raw RGB bytes (HWC).
 struct RawImage {
   explicit RawImage(int64_t index) {
-    const at::Tensor chw = detector::generate_shapes_sample(detector::kShapesValidationSeed, index).image;
+    const at::Tensor chw =
+        detector::generate_shapes_sample(detector::kShapesValidationSeed, index).image;
     const at::Tensor hwc = chw.permute({1, 2, 0}).contiguous();
     bytes.assign(static_cast<const char*>(hwc.data_ptr()), hwc.nbytes());
     height = static_cast<uint64_t>(chw.size(1));
@@ -69,7 +73,8 @@ TEST(BatchRunner, ARequestWhoseModelRunThrowsFailsAloneAndTheRestOfItsBatchIsSer
   ASSERT_TRUE(broken.outcome.has_value());
   EXPECT_EQ(broken.outcome->status.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_NE(broken.outcome->status.error_message().find("the model failed: "), std::string::npos);
-  EXPECT_NE(broken.outcome->status.error_message().find("no box head 'no_such_head'"), std::string::npos)
+  EXPECT_NE(broken.outcome->status.error_message().find("no box head 'no_such_head'"),
+            std::string::npos)
       << broken.outcome->status.error_message();
   for (RecordedJob* served : {&first, &last}) {
     ASSERT_TRUE(served->outcome.has_value());
@@ -103,6 +108,80 @@ TEST(BatchRunner, RequestsFoundDeadAfterDecodingNeverReachTheModel) {
   EXPECT_EQ(alive.outcome->skipped_stage, "");
   // The backbone ran for the live image alone.
   EXPECT_EQ(alive.outcome->batch_size, 1);
+}
+
+TEST(BatchRunner, OutOfMemoryIsResourceExhaustedAndAnyOtherFailureInternal) {
+  const c10::Device gpu(c10::kCUDA, 0);
+  try {
+    TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory. Tried to allocate 8.00 GiB");
+  } catch (const std::exception& error) {
+    const grpc::Status status = model_failure_status(error, gpu);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_NE(status.error_message().find("the model ran out of memory on cuda:0 for this request: "
+                                          "CUDA out of memory"),
+              std::string::npos)
+        << status.error_message();
+  }
+  try {
+    TORCH_CHECK(false, "CUDA error: out of memory");
+  } catch (const std::exception& error) {
+    EXPECT_EQ(model_failure_status(error, gpu).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+  const grpc::Status other = model_failure_status(std::invalid_argument("no box head 'x'"), gpu);
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(other.error_message(), "the model failed: no box head 'x'");
+}
+
+TEST(BatchRunner, AFailureOnAWorkingDeviceIsTheRequestsOwn) {
+  int probes = 0;
+  RunnerHooks hooks;
+  hooks.device_responds = [&probes] {
+    ++probes;
+    return true;
+  };
+  hooks.on_device_lost = [](const std::string& message) { FAIL() << "lost: " << message; };
+  BatchRunner runner = shipped_model_runner(hooks);
+  const RawImage image(0);
+  RecordedJob broken(image, "no_such_head"), served(image, "roi_align");
+  JobBatch batch{broken.job, served.job};
+  runner.run(batch);
+  EXPECT_GE(probes, 1) << "the device was asked whether it still computes";
+  EXPECT_EQ(broken.outcome->status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_TRUE(served.outcome->status.ok()) << served.outcome->status.error_message();
+  EXPECT_FALSE(runner.device_lost());
+}
+
+TEST(BatchRunner, ALostDeviceFailsItsBatchAndEveryLaterOneUnavailableAndIsReportedOnce) {
+  std::vector<std::string> reports;
+  RunnerHooks hooks;
+  hooks.device_responds = [] { return false; };
+  hooks.on_device_lost = [&reports](const std::string& message) { reports.push_back(message); };
+  BatchRunner runner = shipped_model_runner(hooks);
+  const RawImage image(0);
+  // A failing run reveals the lost device (on a GPU: an asynchronous error
+  // surfacing in whichever request came next); the whole batch fails with it.
+  RecordedJob first(image, "roi_align"), broken(image, "no_such_head"), last(image, "roi_pool");
+  JobBatch batch{first.job, broken.job, last.job};
+  runner.run(batch);
+  EXPECT_TRUE(runner.device_lost());
+  for (RecordedJob* job : {&first, &broken, &last}) {
+    ASSERT_TRUE(job->outcome.has_value());
+    EXPECT_EQ(job->outcome->status.error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_NE(job->outcome->status.error_message().find("the device cpu of this model is lost"),
+              std::string::npos)
+        << job->outcome->status.error_message();
+  }
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_NE(reports[0].find("no box head 'no_such_head'"), std::string::npos) << reports[0];
+
+  // Later batches are answered at once, without the model.
+  RecordedJob later(image, "roi_align");
+  JobBatch next{later.job};
+  runner.run(next);
+  ASSERT_TRUE(later.outcome.has_value());
+  EXPECT_EQ(later.outcome->status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(later.outcome->variants.empty());
+  EXPECT_EQ(reports.size(), 1u);
 }
 
 }  // namespace

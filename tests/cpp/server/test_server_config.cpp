@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "detector/model/device.h"
 #include "server/server_config.h"
 
 namespace roiserve::server {
@@ -90,14 +91,59 @@ TEST_F(ServerConfigFile, TyposAreErrorsNamingTheKey) {
 TEST_F(ServerConfigFile, OutOfRangeSettingsAreRefused) {
   const std::string model = "models: [{path: a}]\n";
   EXPECT_EQ(error_of(model), "accepted");
-  EXPECT_NE(error_of(model + "batching: {max_batch_size: 0}\n").find("max_batch_size"), std::string::npos);
-  EXPECT_NE(error_of(model + "limits: {max_image_pixels: 0}\n").find("max_image_pixels"), std::string::npos);
-  EXPECT_NE(error_of(model + "tls: {cert: a.pem}\n").find("both 'tls.cert' and 'tls.key'"), std::string::npos);
+  EXPECT_NE(error_of(model + "batching: {max_batch_size: 0}\n").find("max_batch_size"),
+            std::string::npos);
+  EXPECT_NE(error_of(model + "limits: {max_image_pixels: 0}\n").find("max_image_pixels"),
+            std::string::npos);
+  EXPECT_NE(error_of(model + "tls: {cert: a.pem}\n").find("both 'tls.cert' and 'tls.key'"),
+            std::string::npos);
   EXPECT_NE(error_of(model + "log_level: loud\n").find("log_level"), std::string::npos);
-  EXPECT_NE(error_of(model + "device: tpu\n").find("device"), std::string::npos);
-  EXPECT_NE(error_of("models: [{name: x, path: a}, {name: x, path: b}]\n").find("two models are named 'x'"),
+  EXPECT_NE(error_of("models: [{name: x, path: a}, {name: x, path: b}]\n")
+                .find("two models are named 'x'"),
             std::string::npos);
   EXPECT_NE(error_of("threads: 1\n").find("no model to serve"), std::string::npos);
+}
+
+TEST_F(ServerConfigFile, DevicesAreReadPerModelAndChecked) {
+  const ServerConfig config = read_server_config(write(R"(
+device: cpu
+models:
+  - {path: a}
+  - {path: b, device: cuda:1}
+)"));
+  EXPECT_EQ(config.device, "cpu");
+  ASSERT_EQ(config.models.size(), 2u);
+  EXPECT_EQ(config.models[0].device, "");  // the server's
+  EXPECT_EQ(config.models[1].device, "cuda:1");
+
+  const std::string model = "models: [{path: a}]\n";
+  const std::string expected = "is not a device: expected cpu, cuda or cuda:N";
+  EXPECT_NE(error_of(model + "device: tpu\n").find("'device': 'tpu' " + expected),
+            std::string::npos)
+      << error_of(model + "device: tpu\n");
+  EXPECT_NE(error_of(model + "device: cuda:x\n").find("'device': 'cuda:x' " + expected),
+            std::string::npos);
+  const std::string per_model = error_of("models: [{path: a, device: gpu}]\n");
+  EXPECT_NE(per_model.find("the device of "), std::string::npos) << per_model;
+  EXPECT_NE(per_model.find("'gpu' " + expected), std::string::npos) << per_model;
+  EXPECT_EQ(error_of(model + "device: cpu\n"), "accepted");
+  EXPECT_EQ(error_of("models: [{path: a, device: cpu}]\n"), "accepted");
+
+  bool cuda_usable = true;
+  try {
+    detector::check_device_available(c10::Device(c10::kCUDA, 0));
+  } catch (const std::invalid_argument&) {
+    cuda_usable = false;
+  }
+  if (!cuda_usable) {
+    // A GPU this build or machine lacks stops the start like any bad setting.
+    const std::string server_wide = error_of(model + "device: cuda\n");
+    EXPECT_NE(server_wide.find("'device': device cuda:0: "), std::string::npos) << server_wide;
+    EXPECT_NE(server_wide.find("CUDA"), std::string::npos) << server_wide;
+    const std::string own = error_of("models: [{path: a, device: cuda}]\n");
+    EXPECT_NE(own.find("the device of "), std::string::npos) << own;
+    EXPECT_NE(own.find(": device cuda:0: "), std::string::npos) << own;
+  }
 }
 
 }  // namespace
