@@ -3,6 +3,9 @@
 #   scripts/install-deps.sh build   compile the libraries and tools
 #   scripts/install-deps.sh test    build + everything the test suite needs
 #   scripts/install-deps.sh clang   test + clang 14 for the fuzzers and sanitizers
+#   scripts/install-deps.sh cuda    build + .venv-cuda: PyPI's CUDA-enabled LibTorch
+#                                   (torch wheel and the NVIDIA libraries it links to),
+#                                   for -DROISERVE_CUDA=ON with the installed nvcc
 set -euo pipefail
 
 # libopenblas0-pthread: without it Debian's LibTorch runs every GEMM on the
@@ -22,7 +25,8 @@ case "${1:-build}" in
   build) ;;
   test) packages+=("${test_packages[@]}") ;;
   clang) packages+=("${test_packages[@]}" "${clang_packages[@]}") ;;
-  *) echo "usage: $0 [build|test|clang]" >&2; exit 2 ;;
+  cuda) packages+=(python3-venv) ;;
+  *) echo "usage: $0 [build|test|clang|cuda]" >&2; exit 2 ;;
 esac
 
 # The test references from PyPI live in .venv-test, a venv of Debian's python3
@@ -58,5 +62,20 @@ else
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
     "${missing[@]}"
 fi
-[[ "${1:-build}" != build ]] && make_test_venv
+# The CUDA build's LibTorch: the version the GPU machines run, in a venv of its
+# own (it must never meet Debian's torch 1.13). Its cmake prefix is
+# $(.venv-cuda/bin/python -c 'import torch; print(torch.utils.cmake_prefix_path)').
+cuda_torch=torch==2.11.0
+make_cuda_venv() {
+  if ! .venv-cuda/bin/python -c 'import torch; assert torch.version.cuda' 2>/dev/null; then
+    echo "install-deps: setting up .venv-cuda ($cuda_torch with its NVIDIA libraries from PyPI)"
+    [[ -x .venv-cuda/bin/python ]] || /usr/bin/python3 -m venv .venv-cuda
+    .venv-cuda/bin/python -m pip install -q --disable-pip-version-check "$cuda_torch"
+  fi
+}
+
+case "${1:-build}" in
+  test | clang) make_test_venv ;;
+  cuda) make_cuda_venv ;;
+esac
 exit 0
