@@ -33,11 +33,19 @@ set(CMAKE_LIBRARY_PATH ${library_path})
 if(TARGET caffe2::mkl AND NOT MKL_FOUND)
   set_property(TARGET caffe2::mkl PROPERTY INTERFACE_LINK_DIRECTORIES "")
 endif()
+set(torch_include_dir ${TORCH_INSTALL_PREFIX}/include)
+# A LibTorch from PyPI or pytorch.org rather than Debian's: its libtorch.so
+# exports the parts of a newer libstdc++ it was linked with statically
+# (std::filesystem among them). Listed before libstdc++.so.6 in a program's
+# libraries it would take the program's calls to them, and crash there
+# (std::filesystem::remove_all jumps to address 0): libstdc++.so.6 goes first.
+if(NOT torch_include_dir IN_LIST CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES)
+  add_link_options(LINKER:--push-state,--no-as-needed -lstdc++ LINKER:--pop-state)
+endif()
 # PyPI's LibTorch ships the headers of the protobuf and fmt it was built with in
 # its include/, which is searched before /usr/include: Debian's protobuf (for
 # gRPC's generated code) and fmt (for spdlog) would lose to them. LibTorch's own
 # headers use neither, so its targets get that include/ without google/ and fmt/.
-set(torch_include_dir ${TORCH_INSTALL_PREFIX}/include)
 if(NOT torch_include_dir IN_LIST CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES
    AND (EXISTS ${torch_include_dir}/google OR EXISTS ${torch_include_dir}/fmt))
   set(torch_own_include_dir ${PROJECT_BINARY_DIR}/torch-include)
