@@ -129,14 +129,23 @@ def stages_skipped_by_a_deadline(server, request, aim):
     except grpc.RpcError as error:
         assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error.details()
 
-    def dropped():
+    def answered():
         after = server.metrics()
-        return (metric_value(after, "roiserve_requests_total", method="Compare", code="DEADLINE_EXCEEDED")
-                > metric_value(before, "roiserve_requests_total", method="Compare", code="DEADLINE_EXCEEDED")
-                and after)
 
-    after = wait_until(dropped, CALL_TIMEOUT_S, "the server to drop the expired Compare", server.log_tail)
+        def more(code):
+            return (metric_value(after, "roiserve_requests_total", method="Compare", code=code)
+                    > metric_value(before, "roiserve_requests_total", method="Compare", code=code))
+
+        return (more("DEADLINE_EXCEEDED") or more("OK")) and (after, more("DEADLINE_EXCEEDED"))
+
+    after, dropped = wait_until(answered, CALL_TIMEOUT_S, "the server to answer the expired Compare",
+                                server.log_tail)
     assert batches_run(before, after) == 1
+    if not dropped:
+        # The server's deadline had not passed at its last boundary: the aim,
+        # based on a slower way to the server than this call had, overshot,
+        # and only the answer came late.
+        return [], basis
     return [stage for stage in SKIPPABLE_STAGES if abandoned(before, after, stage)], basis
 
 
