@@ -149,6 +149,10 @@ def stages_skipped_by_a_deadline(server, request, aim):
     return [stage for stage in SKIPPABLE_STAGES if abandoned(before, after, stage)], basis
 
 
+# Aims at a stage before a test gives up: each is based on the call before,
+# and the other tests' load moves a stage by tens of percent between calls.
+AIMS = 4
+
 # A deadline inside a stage of a Compare (the last two variants are the
 # slowest head, ps_roi_pool), and the first stage that then never runs.
 DEADLINE_CASES = {
@@ -168,17 +172,18 @@ def test_a_deadline_passing_in_any_stage_stops_the_work_at_the_next_stage_bounda
     at the next boundary (after decoding, after the shared stages, between
     variants), counts it under the first stage it skipped, and serves on.
     Other tests' load moves the stages by tens of percent from one call to
-    the next, so a deadline that lands in a neighbouring stage is aimed once
-    more."""
+    the next, so a deadline that lands in a neighbouring stage is aimed again
+    (AIMS in all)."""
     server = serial_server
     aim, expected = DEADLINE_CASES[case]
     image = encode(np.tile(rgb_pixels(3), (4, 4, 1)), "PNG")
     request = compare_request(image, [("roi_align", "roi_align"), ("ps_roi_pool", "roi_align"),
                                       ("ps_roi_pool", "roi_pool")])
     server.stub().Compare(request, timeout=CALL_TIMEOUT_S)  # the first decode of a size takes twice as long
-    first_try = stages_skipped_by_a_deadline(server, request, aim)
-    outcome = first_try if first_try[0] == [expected] else stages_skipped_by_a_deadline(server, request, aim)
-    assert outcome[0] == [expected], f"{case}: skipped {first_try}, then {outcome}"
+    tries = [stages_skipped_by_a_deadline(server, request, aim)]
+    while tries[-1][0] != [expected] and len(tries) < AIMS:
+        tries.append(stages_skipped_by_a_deadline(server, request, aim))
+    assert tries[-1][0] == [expected], f"{case}: skipped, aim after aim: {tries}"
     response = server.stub().Detect(detect_request(shapes_png(0).read_bytes()), timeout=CALL_TIMEOUT_S)
     assert len(response.detections) > 0
 
