@@ -14,9 +14,12 @@ build_packages=(
   g++ cmake ninja-build libtorch-dev libopenblas0-pthread libyaml-cpp-dev libcli11-dev libopencv-dev
   nlohmann-json3-dev libgtest-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libspdlog-dev prometheus-cpp-dev libcpp-httplib-dev)
+# chromium, chromium-driver: the web page's tests run it in a real browser
+# (urllib3, certifi, idna and sortedcontainers are Selenium's and trio's, from Debian).
 test_packages=(
   python3-torch python3-torchvision python3-numpy python3-pil python3-yaml python3-pytest
-  python3-pytest-xdist python3-venv python3-cryptography openssl)
+  python3-pytest-xdist python3-venv python3-cryptography openssl chromium chromium-driver
+  python3-urllib3 python3-certifi python3-idna python3-sortedcontainers)
 # libFuzzer, the sanitizer runtimes and clang's OpenMP.
 clang_packages=(clang-14 libclang-rt-14-dev libomp-14-dev)
 
@@ -31,12 +34,16 @@ esac
 
 # The test references from PyPI live in .venv-test, a venv of Debian's python3
 # that also sees its torch, torchvision and numpy (the two Pythons never mix):
-# pycocotools, and the gRPC client side the service tests drive the server with.
+# pycocotools, the gRPC client side the service tests drive the server with, and
+# Selenium with its dependencies (it drives chromium for the web page's tests).
 test_venv_packages=(
   pycocotools==2.0.8 protobuf==5.29.3 grpcio==1.68.1 grpcio-tools==1.68.1
-  grpcio-health-checking==1.68.1 grpcio-reflection==1.68.1)
+  grpcio-health-checking==1.68.1 grpcio-reflection==1.68.1
+  selenium==4.27.1 trio==0.35.0 trio-websocket==0.12.2 outcome==1.3.0.post0 sniffio==1.3.1
+  attrs==26.1.0 wsproto==1.3.2 h11==0.16.0 websocket-client==1.9.2 typing_extensions==4.16.0
+  PySocks==1.7.1)
 make_test_venv() {
-  if ! .venv-test/bin/python -c 'import pycocotools, grpc_tools, grpc_health, grpc_reflection' \
+  if ! .venv-test/bin/python -c 'import pycocotools, grpc_tools, grpc_health, grpc_reflection, selenium' \
       2>/dev/null; then
     echo "install-deps: setting up .venv-test (${test_venv_packages[*]} from PyPI)"
     [[ -x .venv-test/bin/python ]] || /usr/bin/python3 -m venv --system-site-packages .venv-test
