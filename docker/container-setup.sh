@@ -13,11 +13,15 @@
 #   ROISERVE_DEBIAN_SOURCES   the apt sources the base is built from (default:
 #                             /etc/apt/sources.list.d/debian.sources, else
 #                             /etc/apt/sources.list)
+#   ROISERVE_PIP_CA           the CA bundle pip trusts in the CUDA image's build
+#                             (default /etc/ssl/certs/ca-certificates.crt, the
+#                             host's: PyPI may be reached through a proxy that
+#                             the host trusts and the base image does not)
 
 export CONTAINERS_CONF="$PWD/docker/containers.conf"
 readonly base_image=localhost/debian:12
 readonly roiserve_image=localhost/roiserve:cpu
-readonly test_inputs_image=localhost/roiserve-test-inputs:cpu
+readonly roiserve_cuda_image=localhost/roiserve:cuda
 container_cache=${ROISERVE_CONTAINER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/roiserve-containers}
 
 say() { printf '[%6.1fs] %s\n' "$SECONDS" "$*"; }
@@ -57,7 +61,8 @@ install_missing_packages() {
 # debian:12 as mmdebstrap builds it (minbase: essential packages and apt),
 # without documentation, manual pages and translations, as registries' slim
 # images are; its apt sources are this machine's, so the build stage's
-# apt-get reaches the same mirror.
+# apt-get reaches the same mirror. --format=tar: mmdebstrap picks the format
+# from the output's name, and would make the .partial one a directory.
 ensure_base_image() {
   podman image exists "$base_image" && return
   local sources=${ROISERVE_DEBIAN_SOURCES:-/etc/apt/sources.list.d/debian.sources}
@@ -66,7 +71,7 @@ ensure_base_image() {
   if [[ ! -s "$tarball" ]]; then
     say "building $base_image with mmdebstrap from $sources"
     mkdir -p "$container_cache"
-    mmdebstrap --variant=minbase --quiet --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+    mmdebstrap --variant=minbase --format=tar --quiet --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
       --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
       --dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -79,14 +84,15 @@ ensure_base_image() {
 
 # build_image TAG DOCKERFILE CONTEXT [podman build flags]: the build's output
 # goes to a log, shown when it fails. Layers are cached: an unchanged tree
-# rebuilds nothing.
+# rebuilds nothing. The machines are shared: the build runs niced, one stage
+# at a time (its compile step runs nproc jobs).
 build_image() {
   local tag=$1 dockerfile=$2 context=$3 log
   shift 3
   log=$(mktemp)
   local started=$SECONDS
-  if ! podman build --format docker --build-arg BASE="$base_image" -f "$dockerfile" -t "$tag" \
-      "$@" "$context" >"$log" 2>&1; then
+  if ! nice -n 10 podman build --jobs 1 --format docker --build-arg BASE="$base_image" \
+      -f "$dockerfile" -t "$tag" "$@" "$context" >"$log" 2>&1; then
     tail -40 "$log" >&2
     rm -f "$log"
     echo "podman build of $tag failed" >&2
@@ -101,12 +107,30 @@ build_roiserve_image() {
     --build-arg REVISION="$revision"
 }
 
-# Copies the generated shapes-v1 images and their annotations (the Dockerfile's
-# test-inputs stage) to DIR/images/*.png and DIR/instances.json.
+build_roiserve_cuda_image() {
+  build_image "$roiserve_cuda_image" docker/Dockerfile.cuda . \
+    --build-arg REVISION="$revision" "${cuda_build_flags[@]}"
+}
+
+# The CUDA image's build stage installs wheels from PyPI: pip trusts the CA
+# bundle given as the build secret pip-ca.
+pip_ca=${ROISERVE_PIP_CA:-/etc/ssl/certs/ca-certificates.crt}
+cuda_build_flags=()
+[[ -s "$pip_ca" ]] && cuda_build_flags=(--secret "id=pip-ca,src=$pip_ca")
+
+# copy_test_inputs DIR [cpu|cuda]: copies the generated shapes-v1 images and
+# their annotations (the test-inputs stage of docker/Dockerfile, or of
+# docker/Dockerfile.cuda, whose build stage it reuses) to DIR/images/*.png and
+# DIR/instances.json.
 copy_test_inputs() {
-  local dir=$1 container
-  build_image "$test_inputs_image" docker/Dockerfile . --target test-inputs
-  container=$(podman create "$test_inputs_image")
+  local dir=$1 flavour=${2:-cpu} container
+  local image=localhost/roiserve-test-inputs:$flavour
+  if [[ $flavour == cuda ]]; then
+    build_image "$image" docker/Dockerfile.cuda . --target test-inputs "${cuda_build_flags[@]}"
+  else
+    build_image "$image" docker/Dockerfile . --target test-inputs
+  fi
+  container=$(podman create "$image")
   podman cp "$container:/test-inputs/." "$dir/"
   podman rm "$container" >/dev/null
 }

@@ -260,6 +260,16 @@ def test_the_dockerfiles_runtime_stages_are_in_step():
             assert f"org.opencontainers.image.{key}=" in labels
 
 
+def test_the_cuda_image_builds_against_the_torch_of_the_cuda_build():
+    """Dockerfile.cuda installs the torch wheel that scripts/install-deps.sh
+    cuda installs for build-cuda/, so that both build the same LibTorch."""
+    dockerfile = (DOCKER / "Dockerfile.cuda").read_text()
+    (image_torch,) = re.findall(r"^ARG TORCH_VERSION=(\S+)$", dockerfile, re.M)
+    install_deps = (REPO_ROOT / "scripts" / "install-deps.sh").read_text()
+    (build_torch,) = re.findall(r"^cuda_torch=torch==(\S+)$", install_deps, re.M)
+    assert image_torch == build_torch
+
+
 def test_prometheus_scrapes_the_compose_service(server_config):
     config = yaml.safe_load((DOCKER / "prometheus.yml").read_text())
     (job,) = config["scrape_configs"]
