@@ -9,20 +9,19 @@ namespace roiserve::ops::detail {
 namespace {
 
 void check_rois_shape(const char* op, const at::Tensor& rois, const at::Tensor& like) {
-  TORCH_CHECK_VALUE(rois.dim() == 2 && rois.size(1) == 5, op,
-                    ": rois must have shape [K, 5] (batch index, x1, y1, x2, y2), got ",
-                    rois.sizes());
-  TORCH_CHECK_TYPE(rois.scalar_type() == like.scalar_type(), op,
-                   ": rois must have the dtype of the features (", like.scalar_type(), "), got ",
-                   rois.scalar_type());
-  TORCH_CHECK_VALUE(rois.device() == like.device(), op, ": rois must be on the features' device (",
-                    like.device(), "), got ", rois.device());
+  TORCH_CHECK(rois.dim() == 2 && rois.size(1) == 5, op,
+              ": rois must have shape [K, 5] (batch index, x1, y1, x2, y2), got ", rois.sizes());
+  TORCH_CHECK(rois.scalar_type() == like.scalar_type(), op,
+              ": rois must have the dtype of the features (", like.scalar_type(), "), got ",
+              rois.scalar_type());
+  TORCH_CHECK(rois.device() == like.device(), op, ": rois must be on the features' device (",
+              like.device(), "), got ", rois.device());
 }
 
 void check_output_size(const char* op, int64_t pooled_height, int64_t pooled_width) {
-  TORCH_CHECK_VALUE(pooled_height > 0 && pooled_width > 0, op,
-                    ": output size must be positive, got pooled_height=", pooled_height,
-                    ", pooled_width=", pooled_width);
+  TORCH_CHECK(pooled_height > 0 && pooled_width > 0, op,
+              ": output size must be positive, got pooled_height=", pooled_height,
+              ", pooled_width=", pooled_width);
 }
 
 void check_spatial_scale(const char* op, double spatial_scale) {
@@ -70,24 +69,58 @@ void check_roi_values(const char* op, const at::Tensor& rois, int64_t batch_size
   }
 }
 
-void check_pool_forward_args(const char* op, const at::Tensor& input, const at::Tensor& rois,
-                             double spatial_scale, int64_t pooled_height, int64_t pooled_width) {
-  TORCH_CHECK_VALUE(input.dim() == 4, op, ": input must be a 4-D tensor [N, C, H, W], got ",
-                    input.sizes());
-  TORCH_CHECK_TYPE(at::isFloatingType(input.scalar_type()), op,
-                   ": input must be a floating point tensor, got ", input.scalar_type());
+namespace {
+
+// Everything but the dtype of input and the values of rois.
+void check_pool_forward_shapes(const char* op, const at::Tensor& input, const at::Tensor& rois,
+                               double spatial_scale, int64_t pooled_height, int64_t pooled_width) {
+  TORCH_CHECK(input.dim() == 4, op, ": input must be a 4-D tensor [N, C, H, W], got ",
+              input.sizes());
   check_rois_shape(op, rois, input);
   check_output_size(op, pooled_height, pooled_width);
   check_spatial_scale(op, spatial_scale);
+}
+
+// One scale and zero point for the whole tensor, which the quantized kernels
+// rely on (torchvision reads q_scale(), which refuses any other scheme).
+void check_per_tensor_quantized(const char* op, const char* name, const at::Tensor& tensor) {
+  TORCH_CHECK(tensor.qscheme() == at::kPerTensorAffine, op, ": ", name,
+              " must be quantized per tensor (one scale and zero point), got ",
+              c10::toString(tensor.qscheme()));
+}
+
+}  // namespace
+
+void check_pool_forward_args(const char* op, const at::Tensor& input, const at::Tensor& rois,
+                             double spatial_scale, int64_t pooled_height, int64_t pooled_width) {
+  TORCH_CHECK(at::isFloatingType(input.scalar_type()), op,
+              ": input must be a floating point tensor, got ", input.scalar_type());
+  check_pool_forward_shapes(op, input, rois, spatial_scale, pooled_height, pooled_width);
   check_roi_values(op, rois, input.size(0));
+}
+
+void check_quantized_pool_forward_args(const char* op, const at::Tensor& input,
+                                       const at::Tensor& rois, double spatial_scale,
+                                       int64_t pooled_height, int64_t pooled_width) {
+  TORCH_CHECK(input.is_quantized(), op, ": input must be quantized like rois, got ",
+              input.scalar_type());
+  check_pool_forward_shapes(op, input, rois, spatial_scale, pooled_height, pooled_width);
+  check_per_tensor_quantized(op, "input", input);
+  check_per_tensor_quantized(op, "rois", rois);
+  // torchvision's message, which its callers match.
+  TORCH_CHECK(input.size(0) == 1, op,
+              ": Only one image per batch is allowed with quantized tensors (a quantized batch "
+              "index cannot name every image: at scale 2, only even ones), got ",
+              input.size(0), " images");
+  check_roi_values(op, rois.dequantize(), 1);
 }
 
 void check_pool_backward_args(const char* op, const at::Tensor& grad, const at::Tensor& rois,
                               double spatial_scale, int64_t grad_channels, int64_t pooled_height,
                               int64_t pooled_width, int64_t batch_size, int64_t channels,
                               int64_t height, int64_t width) {
-  TORCH_CHECK_TYPE(at::isFloatingType(grad.scalar_type()), op,
-                   ": grad must be a floating point tensor, got ", grad.scalar_type());
+  TORCH_CHECK(at::isFloatingType(grad.scalar_type()), op,
+              ": grad must be a floating point tensor, got ", grad.scalar_type());
   check_rois_shape(op, rois, grad);
   check_output_size(op, pooled_height, pooled_width);
   check_spatial_scale(op, spatial_scale);
@@ -104,9 +137,9 @@ void check_pool_backward_args(const char* op, const at::Tensor& grad, const at::
 void check_position_sensitive_channels(const char* op, int64_t channels, int64_t pooled_height,
                                        int64_t pooled_width) {
   check_output_size(op, pooled_height, pooled_width);  // before dividing by it
-  TORCH_CHECK_VALUE(channels % (pooled_height * pooled_width) == 0, op, ": input channels (",
-                    channels, ") must be divisible by pooled_height * pooled_width (",
-                    pooled_height * pooled_width, ")");
+  TORCH_CHECK(channels % (pooled_height * pooled_width) == 0, op, ": input channels (", channels,
+              ") must be divisible by pooled_height * pooled_width (", pooled_height * pooled_width,
+              ")");
 }
 
 void check_position_sensitive_backward_args(const char* op, const at::Tensor& grad,
@@ -123,8 +156,8 @@ void check_position_sensitive_backward_args(const char* op, const at::Tensor& gr
 
 void check_index_tensor(const char* op, const char* name, const at::Tensor& index,
                         at::IntArrayRef expected, int64_t min_value, int64_t max_value) {
-  TORCH_CHECK_TYPE(index.scalar_type() == at::kInt, op, ": ", name,
-                   " must be an int32 tensor, got ", index.scalar_type());
+  TORCH_CHECK(index.scalar_type() == at::kInt, op, ": ", name, " must be an int32 tensor, got ",
+              index.scalar_type());
   TORCH_CHECK_VALUE(index.sizes() == expected, op, ": ", name, " must have shape ", expected,
                     ", got ", index.sizes());
   if (index.numel() == 0) {
@@ -161,19 +194,36 @@ int64_t check_spp_backward_args(const char* op, const at::Tensor& grad, const at
   return pyramid;
 }
 
+namespace {
+
+void check_nms_shapes(const char* op, const at::Tensor& boxes, const at::Tensor& scores) {
+  TORCH_CHECK(boxes.dim() == 2 && boxes.size(1) == 4, op, ": boxes must have shape [N, 4], got ",
+              boxes.sizes());
+  TORCH_CHECK(scores.dim() == 1 && scores.size(0) == boxes.size(0), op,
+              ": scores must have shape [", boxes.size(0), "] to match boxes, got ",
+              scores.sizes());
+  TORCH_CHECK(boxes.device() == scores.device(), op,
+              ": boxes and scores must be on one device, got ", boxes.device(), " and ",
+              scores.device());
+}
+
+}  // namespace
+
 void check_nms_args(const char* op, const at::Tensor& boxes, const at::Tensor& scores) {
-  TORCH_CHECK_VALUE(boxes.dim() == 2 && boxes.size(1) == 4, op,
-                    ": boxes must have shape [N, 4], got ", boxes.sizes());
-  TORCH_CHECK_VALUE(scores.dim() == 1 && scores.size(0) == boxes.size(0), op,
-                    ": scores must have shape [", boxes.size(0), "] to match boxes, got ",
-                    scores.sizes());
-  TORCH_CHECK_TYPE(
+  check_nms_shapes(op, boxes, scores);
+  TORCH_CHECK(
       at::isFloatingType(boxes.scalar_type()) && boxes.scalar_type() == scores.scalar_type(), op,
       ": boxes and scores must share one floating point dtype, got ", boxes.scalar_type(), " and ",
       scores.scalar_type());
-  TORCH_CHECK_VALUE(boxes.device() == scores.device(), op,
-                    ": boxes and scores must be on one device, got ", boxes.device(), " and ",
-                    scores.device());
+}
+
+void check_quantized_nms_args(const char* op, const at::Tensor& boxes, const at::Tensor& scores) {
+  check_nms_shapes(op, boxes, scores);
+  TORCH_CHECK(boxes.scalar_type() == scores.scalar_type(), op,
+              ": boxes and scores must share one quantized dtype, got ", boxes.scalar_type(),
+              " and ", scores.scalar_type());
+  check_per_tensor_quantized(op, "boxes", boxes);
+  check_per_tensor_quantized(op, "scores", scores);
 }
 
 }  // namespace roiserve::ops::detail

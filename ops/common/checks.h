@@ -2,6 +2,14 @@
 // Argument validation shared by the kernels of every device. torchvision trusts
 // its inputs (a bad batch index reads out of bounds); every check here turns
 // such input into an error that names the op and the argument.
+//
+// The exception type keeps torchvision's callers working: input that
+// torchvision 0.14 itself rejects (shapes, dtypes, devices, output sizes, the
+// channels of the position-sensitive ops, nms's arguments) raises c10::Error,
+// a RuntimeError in Python as torchvision's own checks are, in torch 1.13 and
+// 2.x alike; input that torchvision does not check (batch indices, coordinates,
+// spatial_scale, the backward ops' gradient and index tensors) raises
+// c10::IndexError or c10::ValueError.
 #include <ATen/core/Tensor.h>
 
 namespace roiserve::ops::detail {
@@ -11,6 +19,13 @@ namespace roiserve::ops::detail {
 // values of rois (see check_roi_values).
 void check_pool_forward_args(const char* op, const at::Tensor& input, const at::Tensor& rois,
                              double spatial_scale, int64_t pooled_height, int64_t pooled_width);
+
+// The same for quantized input and rois (QuantizedCPU), as torchvision takes
+// them: both quantized per tensor, one image, and the batch index of every RoI
+// (dequantized) 0.
+void check_quantized_pool_forward_args(const char* op, const at::Tensor& input,
+                                       const at::Tensor& rois, double spatial_scale,
+                                       int64_t pooled_height, int64_t pooled_width);
 
 // grad must be [K, grad_channels, pooled_height, pooled_width] with K rois of
 // grad's dtype and device, and the input size positive; checks rois' values.
@@ -56,5 +71,9 @@ int64_t check_spp_backward_args(const char* op, const at::Tensor& grad, const at
 
 // NMS: boxes [N, 4] and scores [N] of one floating dtype on one device.
 void check_nms_args(const char* op, const at::Tensor& boxes, const at::Tensor& scores);
+
+// The same for quantized boxes and scores: one quantized dtype, each quantized
+// per tensor.
+void check_quantized_nms_args(const char* op, const at::Tensor& boxes, const at::Tensor& scores);
 
 }  // namespace roiserve::ops::detail

@@ -6,6 +6,7 @@
 #include <torch/library.h>
 
 #include "ops/common/checks.h"
+#include "ops/cpu/reduced_float.h"
 #include "ops/cpu/simd.h"
 
 namespace roiserve::ops::cpu {
@@ -48,8 +49,8 @@ ROISERVE_CPU_CLONES int64_t suppress(const double* x1, const double* y1, const d
   return greedy_suppression(x1, y1, x2, y2, area, count, iou_threshold, suppressed, keep);
 }
 
-at::Tensor nms_kernel(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold) {
-  detail::check_nms_args("nms", boxes, scores);
+at::Tensor nms_float_kernel(const at::Tensor& boxes, const at::Tensor& scores,
+                            double iou_threshold) {
   if (boxes.size(0) == 0) {
     return at::empty({0}, boxes.options().dtype(at::kLong));
   }
@@ -71,10 +72,35 @@ at::Tensor nms_kernel(const at::Tensor& boxes, const at::Tensor& scores, double 
   return order.index_select(0, keep.narrow(0, 0, kept));
 }
 
+// float16 and bfloat16 boxes are compared in float32, as the CUDA kernel does.
+at::Tensor nms_kernel(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold) {
+  detail::check_nms_args("nms", boxes, scores);
+  return upcast_reduced_float(boxes.scalar_type(), nms_float_kernel, boxes, scores, iou_threshold);
+}
+
+// Quantized boxes and scores compare by their stored integers, as torchvision's
+// do: the one scale of the boxes cancels in the IoU and the zero point in every
+// difference, and scores order as their integers do. The IoU is computed in
+// float32, as torchvision computes it (in float64 ties with the threshold would
+// fall the other way): integers below 2^24 and their differences are exact
+// there, and each area rounds once, as torchvision's integer product does when
+// it converts it; so the kept boxes are torchvision's. (torchvision multiplies
+// qint32 widths by heights in int32, which overflows past 46,340; ours do not.)
+at::Tensor quantized_nms_kernel(const at::Tensor& boxes, const at::Tensor& scores,
+                                double iou_threshold) {
+  detail::check_quantized_nms_args("nms", boxes, scores);
+  return nms_float_kernel(boxes.int_repr().to(at::kFloat), scores.int_repr().to(at::kFloat),
+                          iou_threshold);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(roiserve, CPU, m) {
   m.impl("nms", nms_kernel);
+}
+
+TORCH_LIBRARY_IMPL(roiserve, QuantizedCPU, m) {
+  m.impl("nms", quantized_nms_kernel);
 }
 
 }  // namespace roiserve::ops::cpu

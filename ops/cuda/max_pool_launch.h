@@ -27,8 +27,8 @@ inline PooledStrides pooled_strides(const at::Tensor& t) {
 // argmax must be readable where grad is (check_index_tensor does not compare
 // devices, and on the CPU kernels both are CPU tensors by dispatch).
 inline void check_argmax_device(const char* op, const at::Tensor& argmax, const at::Tensor& grad) {
-  TORCH_CHECK_VALUE(argmax.device() == grad.device(), op, ": argmax must be on grad's device (",
-                    grad.device(), "), got ", argmax.device());
+  TORCH_CHECK(argmax.device() == grad.device(), op, ": argmax must be on grad's device (",
+              grad.device(), "), got ", argmax.device());
 }
 
 // output and argmax ([K, C, PH, PW] views of one set of strides) = the max

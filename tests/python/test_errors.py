@@ -1,7 +1,11 @@
-"""Invalid arguments raise the right Python exception (IndexError, ValueError,
-TypeError) with a message that starts with the op's name and names the bad
-argument. torchvision trusts its inputs (a bad batch index reads out of
-bounds, 1e9 segfaults); roiserve must refuse them.
+"""Invalid arguments raise the right Python exception with a message that
+starts with the op's name and names the bad argument. Where torchvision 0.14
+also rejects the input (shapes, dtypes, output sizes, the position-sensitive
+channels, nms's arguments) that is a RuntimeError, as torchvision's is, so that
+its callers' `except RuntimeError` keeps working; where torchvision trusts its
+input (a bad batch index reads out of bounds, 1e9 segfaults; non-finite
+coordinates, spatial_scale, the backward ops' gradient and index tensors)
+roiserve refuses it with an IndexError or a ValueError.
 
 Backward ops report themselves without the leading underscore
 ("roi_align_backward: ...")."""
@@ -135,39 +139,40 @@ def test_non_finite_coordinate_is_value_error(name, direction, column, value):
 @pytest.mark.parametrize("shape", [(3, 4), (3, 6), (5,), (0,), (1, 3, 5)], ids=str)
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("name", POOLING_OPS)
-def test_rois_not_k_by_5_is_value_error(name, direction, shape):
+def test_rois_not_k_by_5_is_runtime_error(name, direction, shape):
     rois = torch.zeros(shape)
-    with pytest.raises(ValueError, match=message(name, direction, r"rois must have shape \[K, 5\]")):
+    with pytest.raises(RuntimeError,
+                       match=message(name, direction, r"rois must have shape \[K, 5\]")):
         run(name, direction, rois=rois)
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("name", POOLING_OPS)
-def test_rois_dtype_differs_from_features_is_type_error(name, direction):
-    with pytest.raises(TypeError, match=message(
+def test_rois_dtype_differs_from_features_is_runtime_error(name, direction):
+    with pytest.raises(RuntimeError, match=message(
             name, direction, r"rois must have the dtype of the features \(Float\), got Double")):
         run(name, direction, rois=good_rois(torch.float64))
 
 
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.uint8], ids=rc.dtype_id)
 @pytest.mark.parametrize("name", POOLING_OPS)
-def test_integer_input_is_type_error(name, dtype):
-    with pytest.raises(TypeError, match=message(
+def test_integer_input_is_runtime_error(name, dtype):
+    with pytest.raises(RuntimeError, match=message(
             name, "forward", r"input must be a floating point tensor")):
         run_forward(name, x=features().to(dtype), rois=good_rois())
 
 
 @pytest.mark.parametrize("name", POOLING_OPS)
-def test_integer_grad_is_type_error(name):
-    with pytest.raises(TypeError, match=message(
+def test_integer_grad_is_runtime_error(name):
+    with pytest.raises(RuntimeError, match=message(
             name, "backward", r"grad must be a floating point tensor")):
         run_backward(name, grad=good_grad(name).to(torch.int64))
 
 
 @pytest.mark.parametrize("shape", [(C, H, W), (1, N, C, H, W)], ids=str)
 @pytest.mark.parametrize("name", POOLING_OPS)
-def test_input_not_4d_is_value_error(name, shape):
-    with pytest.raises(ValueError, match=message(name, "forward", r"input must be a 4-D tensor")):
+def test_input_not_4d_is_runtime_error(name, shape):
+    with pytest.raises(RuntimeError, match=message(name, "forward", r"input must be a 4-D tensor")):
         run_forward(name, x=torch.zeros(shape))
 
 
@@ -184,10 +189,10 @@ def non_positive_pooled_size_params():
 
 
 @pytest.mark.parametrize("name,direction,pooled", non_positive_pooled_size_params())
-def test_non_positive_pooled_size_is_value_error(name, direction, pooled):
+def test_non_positive_pooled_size_is_runtime_error(name, direction, pooled):
     expected = message(name, direction, rf"output size must be positive, got "
                                         rf"pooled_height={pooled[0]}, pooled_width={pooled[1]}")
-    with pytest.raises(ValueError, match=expected):
+    with pytest.raises(RuntimeError, match=expected):
         run(name, direction, pooled=pooled)
 
 
@@ -210,13 +215,13 @@ def test_non_positive_input_size_in_backward_is_value_error(name):
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("name", POSITION_SENSITIVE_OPS)
-def test_channels_not_divisible_by_bins_is_value_error(name, direction):
+def test_channels_not_divisible_by_bins_is_runtime_error(name, direction):
     pattern = r"input channels \(7\) must be divisible by pooled_height \* pooled_width \(4\)"
     if direction == "forward":
-        with pytest.raises(ValueError, match=message(name, direction, pattern)):
+        with pytest.raises(RuntimeError, match=message(name, direction, pattern)):
             run_forward(name, x=features(channels=7))
     else:
-        with pytest.raises(ValueError, match=message(name, direction, pattern)):
+        with pytest.raises(RuntimeError, match=message(name, direction, pattern)):
             run_backward(name, sizes=(N, 7, H, W))
 
 
@@ -273,7 +278,7 @@ def test_backward_index_out_of_range_is_value_error(name, bad_value):
 @pytest.mark.parametrize("name", WITH_INDEX_OUTPUT)
 def test_backward_index_wrong_dtype_or_shape(name):
     index = run_forward(name)[1]
-    with pytest.raises(TypeError, match=message(
+    with pytest.raises(RuntimeError, match=message(
             name, "backward", rf"{INDEX_NAMES[name]} must be an int32 tensor, got Long")):
         run_backward(name, index=index.long())
     with pytest.raises(ValueError, match=message(
@@ -321,19 +326,19 @@ composite = pytest.mark.skipif(rc.OPS_NAMESPACE == rc.CUDA_HOST_NAMESPACE,
 
 def test_nms_errors():
     boxes, scores = torch.rand(5, 4), torch.rand(5)
-    with pytest.raises(ValueError, match=r"^nms: boxes must have shape \[N, 4\], got \[5, 3\]"):
+    with pytest.raises(RuntimeError, match=r"^nms: boxes must have shape \[N, 4\], got \[5, 3\]"):
         rc.rv().nms(boxes[:, :3], scores, 0.5)
-    with pytest.raises(ValueError, match=r"^nms: boxes must have shape \[N, 4\], got \[20\]"):
+    with pytest.raises(RuntimeError, match=r"^nms: boxes must have shape \[N, 4\], got \[20\]"):
         rc.rv().nms(boxes.flatten(), scores, 0.5)
-    with pytest.raises(ValueError, match=r"^nms: scores must have shape \[5\] to match boxes, "
-                                         r"got \[6\]"):
+    with pytest.raises(RuntimeError, match=r"^nms: scores must have shape \[5\] to match boxes, "
+                                           r"got \[6\]"):
         rc.rv().nms(boxes, torch.rand(6), 0.5)
-    with pytest.raises(ValueError, match=r"^nms: scores must have shape \[5\]"):
+    with pytest.raises(RuntimeError, match=r"^nms: scores must have shape \[5\]"):
         rc.rv().nms(boxes, scores[:, None], 0.5)
-    with pytest.raises(TypeError, match=r"^nms: boxes and scores must share one floating point "
-                                        r"dtype, got Float and Double"):
+    with pytest.raises(RuntimeError, match=r"^nms: boxes and scores must share one floating "
+                                           r"point dtype, got Float and Double"):
         rc.rv().nms(boxes, scores.double(), 0.5)
-    with pytest.raises(TypeError, match=r"^nms: boxes and scores must share one floating point"):
+    with pytest.raises(RuntimeError, match=r"^nms: boxes and scores must share one floating point"):
         rc.rv().nms(boxes.long(), scores.long(), 0.5)
 
 
@@ -353,7 +358,7 @@ def test_batched_nms_shape_errors():
                                          r"boxes, got \[4\]"):
         rc.rv().batched_nms(boxes, scores, idxs[:4], 0.5)
     # The boxes themselves are checked by the per-category nms.
-    with pytest.raises(ValueError, match=r"^nms: boxes must have shape \[N, 4\]"):
+    with pytest.raises(RuntimeError, match=r"^nms: boxes must have shape \[N, 4\]"):
         rc.rv().batched_nms(boxes[:, :3], scores, idxs, 0.5)
     with pytest.raises(ValueError, match=r"^batched_nms: scores must have shape \[0\]"):
         rc.rv().batched_nms(boxes[:0], scores, idxs[:0], 0.5)

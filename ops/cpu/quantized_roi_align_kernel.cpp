@@ -1,0 +1,135 @@
+// RoIAlign on quantized features and RoIs (QuantizedCPU), with torchvision
+// 0.14's semantics: one image per batch, RoI corners dequantized, each bin
+// averaged over the features' stored integers with the zero point taken out
+// once per bin, and the result quantized with the features' scale and zero
+// point. The sample geometry is the float kernel's (sampling.h), computed once
+// per RoI in float32 as torchvision does; RoIs are split over threads. With the
+// arithmetic in torchvision's order (and -ffp-contract=off), 8-bit results are
+// torchvision's, integer for integer.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "ops/common/checks.h"
+#include "ops/cpu/sampling.h"
+
+namespace roiserve::ops::cpu {
+
+namespace {
+
+constexpr const char* kOp = "roi_align";
+
+// The affine parameters of a per-tensor quantized tensor, in float as
+// torchvision reads them.
+struct Quantization {
+  float scale;
+  int64_t zero_point;
+
+  explicit Quantization(const at::Tensor& tensor)
+      : scale(static_cast<float>(tensor.q_scale())), zero_point(tensor.q_zero_point()) {}
+
+  template <typename Stored>
+  float dequantize(Stored stored) const {
+    return (static_cast<float>(stored) - static_cast<float>(zero_point)) * scale;
+  }
+
+  // Round half to even, then saturate to the stored type's range.
+  template <typename Stored>
+  Stored quantize(float value) const {
+    const float rounded = static_cast<float>(zero_point) + std::nearbyint(value * (1.0f / scale));
+    const float low = static_cast<float>(std::numeric_limits<Stored>::lowest());
+    const float high = static_cast<float>(std::numeric_limits<Stored>::max());
+    if (!(rounded > low)) {
+      return std::numeric_limits<Stored>::lowest();
+    }
+    if (!(rounded < high)) {
+      return std::numeric_limits<Stored>::max();
+    }
+    return static_cast<Stored>(rounded);
+  }
+};
+
+// One RoI over every channel of a contiguous [C, H, W] image of stored values.
+template <typename Stored>
+void pool_one_roi(const Stored* image, int64_t channels, int64_t height, int64_t width,
+                  const SampleGrid<float>& grid, int64_t pooled_height, int64_t pooled_width,
+                  const Quantization& features, Stored* out) {
+  const float zero_point = static_cast<float>(features.zero_point);
+  for (int64_t c = 0; c < channels; ++c) {
+    const Stored* plane = image + c * height * width;
+    for (int64_t ph = 0; ph < pooled_height; ++ph) {
+      for (int64_t pw = 0; pw < pooled_width; ++pw) {
+        float sum = 0;
+        float weight = 0;
+        for_each_sample(grid.ys.data() + ph * grid.grid_h, grid.grid_h,
+                        grid.xs.data() + pw * grid.grid_w, grid.grid_w,
+                        [&](const BilinearSample<float>& s) {
+                          sum += s.w1 * static_cast<float>(plane[s.y_low * width + s.x_low]) +
+                                 s.w2 * static_cast<float>(plane[s.y_low * width + s.x_high]) +
+                                 s.w3 * static_cast<float>(plane[s.y_high * width + s.x_low]) +
+                                 s.w4 * static_cast<float>(plane[s.y_high * width + s.x_high]);
+                          weight += s.w1 + s.w2 + s.w3 + s.w4;
+                        });
+        const float average = features.scale * (sum - zero_point * weight) / grid.count;
+        *out++ = features.quantize<Stored>(average);
+      }
+    }
+  }
+}
+
+at::Tensor quantized_roi_align_kernel(const at::Tensor& input, const at::Tensor& rois,
+                                      double spatial_scale, int64_t pooled_height,
+                                      int64_t pooled_width, int64_t sampling_ratio, bool aligned) {
+  detail::check_quantized_pool_forward_args(kOp, input, rois, spatial_scale, pooled_height,
+                                            pooled_width);
+  const int64_t count = rois.size(0);
+  const int64_t channels = input.size(1);
+  const int64_t height = input.size(2);
+  const int64_t width = input.size(3);
+  at::Tensor output =
+      at::_empty_affine_quantized({count, channels, pooled_height, pooled_width}, input.options(),
+                                  input.q_scale(), input.q_zero_point());
+  if (output.numel() == 0) {
+    return output;
+  }
+  const at::Tensor features = input.contiguous();
+  const Quantization feature_quantization(features);
+  const Quantization roi_quantization(rois);
+  const at::Tensor stored_rois = rois.int_repr().contiguous();
+  const float scale = static_cast<float>(spatial_scale);
+  const float offset = aligned ? 0.5f : 0.0f;
+  const int64_t bins = pooled_height * pooled_width;
+  AT_DISPATCH_QINT_TYPES(input.scalar_type(), "quantized_roi_align", [&] {
+    using Stored = underlying_t;
+    const Stored* image = reinterpret_cast<const Stored*>(features.data_ptr<scalar_t>());
+    const Stored* stored = stored_rois.data_ptr<Stored>();
+    Stored* out = reinterpret_cast<Stored*>(output.data_ptr<scalar_t>());
+    at::parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
+      SampleGrid<float> grid;
+      for (int64_t k = begin; k < end; ++k) {
+        // The batch index is checked (it must be 0) and otherwise unused.
+        float corners[5] = {0};
+        for (int i = 1; i < 5; ++i) {
+          corners[i] = roi_quantization.dequantize(stored[5 * k + i]);
+        }
+        compute_sample_grid(kOp, corners, scale, offset, /*min_size_one=*/!aligned, pooled_height,
+                            pooled_width, sampling_ratio, height, width, grid);
+        pool_one_roi(image, channels, height, width, grid, pooled_height, pooled_width,
+                     feature_quantization, out + k * channels * bins);
+      }
+    });
+  });
+  return output;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(roiserve, QuantizedCPU, m) {
+  m.impl("roi_align", quantized_roi_align_kernel);
+}
+
+}  // namespace roiserve::ops::cpu
