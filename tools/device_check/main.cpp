@@ -35,9 +35,11 @@
 #include <vector>
 
 #include "detector/bundle/model_bundle.h"
+#include "detector/data/ground_truth.h"
 #include "detector/data/shapes_dataset.h"
 #include "detector/data/shapes_labelled.h"
 #include "detector/eval/coco_eval.h"
+#include "detector/eval/rle_tensor.h"
 #include "detector/model/device.h"
 
 namespace {
@@ -207,17 +209,7 @@ int run_eval(Arguments& args) {
   for (int64_t index = 0; index < data->size(); ++index) {
     const detector::LabelledImage image = data->get(index);
     images.push_back({image.id, image.image.size(1), image.image.size(2)});
-    for (const detector::Instance& instance : image.instances) {
-      truths.push_back({instance.id,
-                        image.id,
-                        instance.label,
-                        {instance.box[0], instance.box[1], instance.box[2] - instance.box[0],
-                         instance.box[3] - instance.box[1]},
-                        instance.area,
-                        instance.is_crowd,
-                        false,
-                        instance.mask});
-    }
+    detector::append_ground_truths(image, truths);
     const detector::SharedStages shared = model->run_shared({image.image.to(device)});
     for (const std::string& head : heads) {
       detector::HeadRequest request;

@@ -6,7 +6,8 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "tools/common/detections_json.h"
+#include "detector/data/ground_truth.h"
+#include "tools/detector_io/detection_results.h"
 
 namespace roiserve::tools {
 namespace {
@@ -127,17 +128,7 @@ HeadComparison compare_heads(detector::DetectorImpl& model, const detector::Labe
     const detector::LabelledImage image = data.get(index);
     const int64_t height = image.image.size(1), width = image.image.size(2);
     images.push_back({image.id, height, width});
-    for (const detector::Instance& instance : image.instances) {
-      truths.push_back({instance.id,
-                        image.id,
-                        instance.label,
-                        {instance.box[0], instance.box[1], instance.box[2] - instance.box[0],
-                         instance.box[3] - instance.box[1]},
-                        instance.area,
-                        instance.is_crowd,
-                        false,
-                        instance.mask});
-    }
+    detector::append_ground_truths(image, truths);
 
     // The image goes to the model's device in run_shared; each variant's
     // detections come back to the CPU (timed into its last stage) before
