@@ -26,7 +26,8 @@ ROISERVE_OPS_NAMESPACE=roiserve_cuda_host \
     tests/python/test_cuda_host.py tests/python/test_roi_align.py tests/python/test_roi_pool.py \
     tests/python/test_spp.py tests/python/test_ps_ops.py tests/python/test_nms_boxes.py \
     tests/python/test_reduced_precision.py tests/python/test_empty_inputs.py \
-    tests/python/test_errors.py tests/python/test_schemas.py tests/python/test_threads.py
+    tests/python/test_errors.py tests/python/test_schemas.py tests/python/test_threads.py \
+    tests/python/torchvision_op_tests
 # The CUDA build (scripts/build-cuda.sh, build-cuda/): nvcc compiles the CUDA
 # kernels for sm_80 and sm_90 against PyPI's CUDA LibTorch, and the detector,
 # server and tools build against that LibTorch too. This machine has no GPU:

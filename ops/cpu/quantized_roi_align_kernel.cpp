@@ -13,9 +13,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "ops/common/checks.h"
 #include "ops/cpu/sampling.h"
+#include "ops/cpu/simd.h"
 
 namespace roiserve::ops::cpu {
 
@@ -53,33 +55,66 @@ struct Quantization {
   }
 };
 
-// One RoI over every channel of a contiguous [C, H, W] image of stored values.
+// One bin over every channel of a channels-last [H, W, C] image of stored
+// values: the weighted sum of the stored values per channel, and the sum of
+// the weights (the same for every channel), in torchvision's order per channel.
 template <typename Stored>
-void pool_one_roi(const Stored* image, int64_t channels, int64_t height, int64_t width,
-                  const SampleGrid<float>& grid, int64_t pooled_height, int64_t pooled_width,
-                  const Quantization& features, Stored* out) {
-  const float zero_point = static_cast<float>(features.zero_point);
-  for (int64_t c = 0; c < channels; ++c) {
-    const Stored* plane = image + c * height * width;
-    for (int64_t ph = 0; ph < pooled_height; ++ph) {
-      for (int64_t pw = 0; pw < pooled_width; ++pw) {
-        float sum = 0;
-        float weight = 0;
-        for_each_sample(grid.ys.data() + ph * grid.grid_h, grid.grid_h,
-                        grid.xs.data() + pw * grid.grid_w, grid.grid_w,
-                        [&](const BilinearSample<float>& s) {
-                          sum += s.w1 * static_cast<float>(plane[s.y_low * width + s.x_low]) +
-                                 s.w2 * static_cast<float>(plane[s.y_low * width + s.x_high]) +
-                                 s.w3 * static_cast<float>(plane[s.y_high * width + s.x_low]) +
-                                 s.w4 * static_cast<float>(plane[s.y_high * width + s.x_high]);
-                          weight += s.w1 + s.w2 + s.w3 + s.w4;
-                        });
-        const float average = features.scale * (sum - zero_point * weight) / grid.count;
-        *out++ = features.quantize<Stored>(average);
+ROISERVE_ALWAYS_INLINE float sum_bin(const Stored* __restrict image, int64_t width,
+                                     int64_t channels, const AxisSample<float>* ys, int64_t grid_h,
+                                     const AxisSample<float>* xs, int64_t grid_w,
+                                     float* __restrict sums) {
+  std::fill(sums, sums + channels, 0.0f);
+  float weight = 0;
+  const int64_t pixel_row = width * channels;
+  for_each_sample(ys, grid_h, xs, grid_w, [&](const BilinearSample<float>& s) {
+    const Stored* __restrict v1 = image + s.y_low * pixel_row + s.x_low * channels;
+    const Stored* __restrict v2 = image + s.y_low * pixel_row + s.x_high * channels;
+    const Stored* __restrict v3 = image + s.y_high * pixel_row + s.x_low * channels;
+    const Stored* __restrict v4 = image + s.y_high * pixel_row + s.x_high * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      sums[c] += s.w1 * static_cast<float>(v1[c]) + s.w2 * static_cast<float>(v2[c]) +
+                 s.w3 * static_cast<float>(v3[c]) + s.w4 * static_cast<float>(v4[c]);
+    }
+    weight += s.w1 + s.w2 + s.w3 + s.w4;
+  });
+  return weight;
+}
+
+// One RoI: out[c, ph, pw] for every channel and bin.
+template <typename Stored>
+ROISERVE_ALWAYS_INLINE void pool_one_roi(const Stored* image, int64_t width, int64_t channels,
+                                         const SampleGrid<float>& grid, int64_t pooled_height,
+                                         int64_t pooled_width, const Quantization& features,
+                                         float* sums, Stored* out) {
+  const int64_t bins = pooled_height * pooled_width;
+  for (int64_t ph = 0; ph < pooled_height; ++ph) {
+    for (int64_t pw = 0; pw < pooled_width; ++pw) {
+      const float weight =
+          sum_bin(image, width, channels, grid.ys.data() + ph * grid.grid_h, grid.grid_h,
+                  grid.xs.data() + pw * grid.grid_w, grid.grid_w, sums);
+      // The zero point comes out once per bin: sum(w * (q - z)) = sum(w * q) - z * sum(w).
+      const float zero_part = static_cast<float>(features.zero_point) * weight;
+      Stored* bin_out = out + ph * pooled_width + pw;
+      for (int64_t c = 0; c < channels; ++c) {
+        bin_out[c * bins] =
+            features.quantize<Stored>(features.scale * (sums[c] - zero_part) / grid.count);
       }
     }
   }
 }
+
+// Compiled for each SIMD level (simd.h), once per stored type.
+#define ROISERVE_QUANTIZED_POOL_ONE_ROI(Stored)                                                   \
+  ROISERVE_CPU_CLONES void pool_one_roi_cloned(                                                   \
+      const Stored* image, int64_t width, int64_t channels, const SampleGrid<float>& grid,        \
+      int64_t pooled_height, int64_t pooled_width, const Quantization& features, float* sums,     \
+      Stored* out) {                                                                              \
+    pool_one_roi(image, width, channels, grid, pooled_height, pooled_width, features, sums, out); \
+  }
+ROISERVE_QUANTIZED_POOL_ONE_ROI(uint8_t)
+ROISERVE_QUANTIZED_POOL_ONE_ROI(int8_t)
+ROISERVE_QUANTIZED_POOL_ONE_ROI(int32_t)
+#undef ROISERVE_QUANTIZED_POOL_ONE_ROI
 
 at::Tensor quantized_roi_align_kernel(const at::Tensor& input, const at::Tensor& rois,
                                       double spatial_scale, int64_t pooled_height,
@@ -96,7 +131,8 @@ at::Tensor quantized_roi_align_kernel(const at::Tensor& input, const at::Tensor&
   if (output.numel() == 0) {
     return output;
   }
-  const at::Tensor features = input.contiguous();
+  // Channels-last, so that each tap is a contiguous run over channels.
+  const at::Tensor features = input.contiguous(at::MemoryFormat::ChannelsLast);
   const Quantization feature_quantization(features);
   const Quantization roi_quantization(rois);
   const at::Tensor stored_rois = rois.int_repr().contiguous();
@@ -110,6 +146,7 @@ at::Tensor quantized_roi_align_kernel(const at::Tensor& input, const at::Tensor&
     Stored* out = reinterpret_cast<Stored*>(output.data_ptr<scalar_t>());
     at::parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
       SampleGrid<float> grid;
+      std::vector<float> sums(channels);
       for (int64_t k = begin; k < end; ++k) {
         // The batch index is checked (it must be 0) and otherwise unused.
         float corners[5] = {0};
@@ -118,8 +155,8 @@ at::Tensor quantized_roi_align_kernel(const at::Tensor& input, const at::Tensor&
         }
         compute_sample_grid(kOp, corners, scale, offset, /*min_size_one=*/!aligned, pooled_height,
                             pooled_width, sampling_ratio, height, width, grid);
-        pool_one_roi(image, channels, height, width, grid, pooled_height, pooled_width,
-                     feature_quantization, out + k * channels * bins);
+        pool_one_roi_cloned(image, width, channels, grid, pooled_height, pooled_width,
+                            feature_quantization, sums.data(), out + k * channels * bins);
       }
     });
   });
