@@ -50,15 +50,23 @@ grpc::Status TokenAuthenticator::authorize(const grpc::ServerContextBase& contex
   if (!enabled()) return grpc::Status::OK;
   const auto& metadata = context.client_metadata();
   const auto header = metadata.find("authorization");
-  if (header == metadata.end()) {
+  if (header == metadata.end()) return authorize(nullptr, needed, "metadata");
+  const std::string value(header->second.data(), header->second.size());
+  return authorize(&value, needed, "metadata");
+}
+
+grpc::Status TokenAuthenticator::authorize(const std::string* authorization, Role needed,
+                                           const char* carrier) const {
+  if (!enabled()) return grpc::Status::OK;
+  if (authorization == nullptr) {
     return {grpc::StatusCode::UNAUTHENTICATED,
-            "this server needs 'authorization: Bearer <token>' metadata"};
+            std::string("this server needs 'authorization: Bearer <token>' ") + carrier};
   }
   static constexpr std::string_view kScheme = "Bearer ";
-  const std::string value(header->second.data(), header->second.size());
+  const std::string& value = *authorization;
   if (value.size() <= kScheme.size() || value.compare(0, kScheme.size(), kScheme) != 0) {
     return {grpc::StatusCode::UNAUTHENTICATED,
-            "the authorization metadata must be 'Bearer <token>'"};
+            std::string("the authorization ") + carrier + " must be 'Bearer <token>'"};
   }
   const std::string token = value.substr(kScheme.size());
   if (contains(admin_tokens_, token)) return grpc::Status::OK;

@@ -1,6 +1,6 @@
 #pragma once
-// Bearer-token authentication: "authorization: Bearer <token>" metadata
-// checked against the configured token files. Two roles: a user token opens
+// Bearer-token authentication: "authorization: Bearer <token>" (gRPC
+// metadata or an HTTP header) checked against the configured token files. Two roles: a user token opens
 // the detection calls, an admin token those and the admin calls.
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
@@ -25,6 +25,10 @@ class TokenAuthenticator {
   // OK, UNAUTHENTICATED (no or unknown token) or PERMISSION_DENIED (a user
   // token on an admin call). The messages never echo the token.
   grpc::Status authorize(const grpc::ServerContextBase& context, Role needed) const;
+  // The same for the value of an authorization header (nullptr: none came);
+  // `carrier` ("metadata", "header") is what the messages call it.
+  grpc::Status authorize(const std::string* authorization, Role needed,
+                         const char* carrier) const;
 
  private:
   std::vector<std::string> user_tokens_;

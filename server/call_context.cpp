@@ -22,6 +22,25 @@ std::optional<Clock::time_point> call_deadline(const grpc::ServerContextBase& co
                             deadline - std::chrono::system_clock::now());
 }
 
+namespace {
+
+// Faults of the server (an exception turned INTERNAL, ...) are errors; the
+// caller's mistakes and refusals are warnings.
+spdlog::level::level_enum log_level(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return spdlog::level::debug;
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::DATA_LOSS:
+      return spdlog::level::err;
+    default:
+      return spdlog::level::warn;
+  }
+}
+
+}  // namespace
+
 CallRecord::CallRecord(ServerMetrics& metrics, std::string method, std::string peer)
     : metrics_(metrics), method_(std::move(method)), peer_(std::move(peer)) {}
 
@@ -34,7 +53,7 @@ void CallRecord::finish(const grpc::Status& status) const {
                                 {"peer", peer_}};
   if (!request_id_.empty()) fields["request_id"] = request_id_;
   if (!status.ok()) fields["error"] = status.error_message();
-  log_event(status.ok() ? spdlog::level::debug : spdlog::level::warn, fields);
+  log_event(log_level(status.error_code()), fields);
 }
 
 }  // namespace roiserve::server

@@ -2,13 +2,13 @@
 
 namespace roiserve::server {
 
-DetectStreamCall::DetectStreamCall(DetectionService& service, grpc::CallbackServerContext& context)
-    : service_(service),
+DetectStreamCall::DetectStreamCall(Admission& admission, grpc::CallbackServerContext& context)
+    : admission_(admission),
       context_(context),
-      inflight_(service.metrics().inflight("DetectStream")),
-      call_(service.drain()),
-      stream_record_(service.metrics(), "DetectStream", context.peer()) {
-  const grpc::Status status = service_.admit(context_);
+      inflight_(admission.metrics().inflight("DetectStream")),
+      call_(admission.drain()),
+      stream_record_(admission.metrics(), "DetectStream", context.peer()) {
+  const grpc::Status status = admission_.admit(context_);
   if (!status.ok()) {
     finished_ = true;
     stream_record_.finish(status);
@@ -21,7 +21,7 @@ DetectStreamCall::DetectStreamCall(DetectionService& service, grpc::CallbackServ
 
 void DetectStreamCall::read_next_locked() {
   if (reading_ || reads_done_ || cancelled_ || finished_) return;
-  if (static_cast<int64_t>(pending_.size()) >= service_.limits().max_stream_in_flight) return;
+  if (static_cast<int64_t>(pending_.size()) >= admission_.limits().max_stream_in_flight) return;
   reading_ = true;
   StartRead(&incoming_);
 }
@@ -46,7 +46,7 @@ void DetectStreamCall::OnReadDone(bool ok) {
     auto owned = std::make_unique<Entry>();
     index = owned->index = next_index_++;
     owned->request.Swap(&incoming_);
-    owned->record = std::make_unique<CallRecord>(service_.metrics(), "DetectStream.message",
+    owned->record = std::make_unique<CallRecord>(admission_.metrics(), "DetectStream.message",
                                                  context_.peer());
     owned->record->set_request_id(owned->request.request_id());
     entry = owned.get();
@@ -57,8 +57,8 @@ void DetectStreamCall::OnReadDone(bool ok) {
   // admitted, the entry may be answered, written and gone before this
   // returns: it is looked up again by index.
   std::shared_ptr<InferenceJob> job;
-  const grpc::Status status = service_.start_detect(
-      context_, entry->request, entry->response.mutable_result(), *entry->record,
+  const grpc::Status status = admission_.start_detect(
+      entry->request, call_deadline(context_), entry->response.mutable_result(), *entry->record,
       [this, entry](const grpc::Status& done) {
         std::optional<grpc::Status> finish;
         {

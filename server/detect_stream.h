@@ -9,14 +9,15 @@
 #include <mutex>
 #include <optional>
 
-#include "server/detection_service.h"
+#include "roiserve/v1/detection.grpc.pb.h"
+#include "server/admission.h"
 
 namespace roiserve::server {
 
 class DetectStreamCall final
     : public grpc::ServerBidiReactor<v1::DetectRequest, v1::DetectStreamResponse> {
  public:
-  DetectStreamCall(DetectionService& service, grpc::CallbackServerContext& context);
+  DetectStreamCall(Admission& admission, grpc::CallbackServerContext& context);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -44,7 +45,7 @@ class DetectStreamCall final
   // cancelled), once; nullopt before.
   std::optional<grpc::Status> take_finish_locked();
 
-  DetectionService& service_;
+  Admission& admission_;
   grpc::CallbackServerContext& context_;
   InflightScope inflight_;
   DrainGate::Call call_;

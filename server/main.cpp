@@ -1,6 +1,6 @@
 // roiserve-server: serves roiserve model bundles over gRPC.
 //   roiserve-server [--listen HOST:PORT] [--model DIR]... [--config FILE] [flags]
-// With no flags it serves models/shapes-v1 on 0.0.0.0:50051, /metrics on
+// With no flags it serves models/shapes-v1 on 0.0.0.0:50051, HTTP (/metrics, /v1, /v2) on
 // 0.0.0.0:9090. Flags override the config file. SIGTERM or SIGINT drains and
 // exits 0.
 #include <ATen/Parallel.h>
@@ -33,8 +33,10 @@ void add_flags(CLI::App& app, Flags& flags, ServerConfig& config, BatchingConfig
   app.add_option("--model", flags.models,
                  "model bundle directory (repeatable; replaces the config's models)");
   app.add_option("--listen", config.listen, "gRPC address, HOST:PORT (port 0: any free port)");
-  app.add_option("--metrics-listen", config.metrics_listen,
-                 "Prometheus /metrics address; '' turns it off");
+  app.add_option("--http-listen,--metrics-listen", config.http_listen,
+                 "HTTP address: /metrics, /v1 and /v2 routes, HOST:PORT; '' turns it off");
+  app.add_option("--http-threads", config.http_threads,
+                 "HTTP requests served at once (each holds a thread until answered)");
   app.add_option("--max-connection-age-s", config.max_connection_age_s,
                  "close connections this old, so clients spread onto new replicas (0: never)");
   app.add_option(
@@ -115,7 +117,10 @@ void write_ports_file(const std::filesystem::path& path, const RoiServer& server
   const std::filesystem::path partial = path.string() + ".partial";
   {
     std::ofstream file(partial);
-    file << nlohmann::json{{"grpc", server.grpc_address()}, {"metrics", server.metrics_address()}}
+    // "metrics": the HTTP port's old name, for readers of earlier files.
+    file << nlohmann::json{{"grpc", server.grpc_address()},
+                           {"http", server.http_address()},
+                           {"metrics", server.http_address()}}
                 .dump()
          << "\n";
     if (!file) throw std::runtime_error("cannot write '" + partial.string() + "'");

@@ -1,19 +1,12 @@
 #include "server/metrics.h"
 
-#include <httplib.h>
 #include <prometheus/text_serializer.h>
 
-#include <stdexcept>
-
 namespace roiserve::server {
-namespace {
 
-// 0.5 ms .. 20 s: per-stage times on a CPU start below a millisecond.
-prometheus::Histogram::BucketBoundaries latency_buckets() {
+prometheus::Histogram::BucketBoundaries ServerMetrics::latency_buckets() {
   return {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20};
 }
-
-}  // namespace
 
 ServerMetrics::ServerMetrics()
     : registry_(std::make_shared<prometheus::Registry>()),
@@ -50,36 +43,6 @@ ServerMetrics::ServerMetrics()
                        .Name("roiserve_model_ready")
                        .Help("1 while the model is loaded and serving")
                        .Register(*registry_)) {}
-
-ServerMetrics::~ServerMetrics() {
-  if (!http_) return;
-  http_->stop();
-  http_thread_.join();
-}
-
-std::string ServerMetrics::expose(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  int port = -1;
-  try {
-    port = colon == std::string::npos ? -1 : std::stoi(address.substr(colon + 1));
-  } catch (const std::exception&) {
-  }
-  if (port < 0 || port > 65535) {
-    throw std::runtime_error("the metrics address must be HOST:PORT, got '" + address + "'");
-  }
-  const std::string host = address.substr(0, colon);
-  http_ = std::make_unique<httplib::Server>();
-  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
-    response.set_content(scrape(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  const int bound = port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
-  if (bound <= 0) {
-    http_.reset();
-    throw std::runtime_error("cannot serve metrics on " + address + " (address in use?)");
-  }
-  http_thread_ = std::thread([this] { http_->listen_after_bind(); });
-  return host + ":" + std::to_string(bound);
-}
 
 void ServerMetrics::count_request(const std::string& method, const std::string& model,
                                   const std::string& code, double seconds) {

@@ -1,6 +1,6 @@
 #pragma once
-// Prometheus metrics of the server, kept by prometheus-cpp and served as text
-// at /metrics on a separate HTTP port (cpp-httplib):
+// Prometheus metrics of the server, kept by prometheus-cpp; the HTTP frontend
+// serves scrape() at /metrics and adds its own per-route families:
 //   roiserve_requests_total{method, model, code}          counter
 //   roiserve_request_duration_seconds{method, model}      histogram, receipt to response
 //   roiserve_stage_duration_seconds{model, stage}         histogram, per stage
@@ -17,24 +17,19 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "detector/model/stage_timings.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace roiserve::server {
 
 class ServerMetrics {
  public:
   ServerMetrics();
-  ~ServerMetrics();
 
-  // Serves /metrics on `address` ("host:port", port 0: any free port).
-  // Returns the address actually bound. Throws std::runtime_error.
-  std::string expose(const std::string& address);
+  // 0.5 ms .. 20 s: per-stage times on a CPU start below a millisecond.
+  static prometheus::Histogram::BucketBoundaries latency_buckets();
+  // Where other parts register families of their own.
+  prometheus::Registry& registry() { return *registry_; }
 
   void count_request(const std::string& method, const std::string& model, const std::string& code,
                      double seconds);
@@ -61,8 +56,6 @@ class ServerMetrics {
   prometheus::Family<prometheus::Histogram>& batch_size_;
   prometheus::Family<prometheus::Gauge>& inflight_;
   prometheus::Family<prometheus::Gauge>& model_ready_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread http_thread_;
 };
 
 // Counts a call as in flight for its lifetime.

@@ -4,6 +4,20 @@
 
 namespace roiserve::server {
 
+grpc::Status fill_model_list(const ModelRepository& models, v1::ListModelsResponse* list) {
+  std::shared_ptr<ServedModel> default_model;
+  const grpc::Status status = models.find("", default_model);
+  if (!status.ok()) return status;
+  for (const auto& model : models.models()) {
+    v1::ModelSummary* summary = list->add_models();
+    summary->set_name(model->name());
+    summary->set_description(model->config().description);
+    summary->set_is_default(model == default_model);
+    summary->set_ready(true);
+  }
+  return status;
+}
+
 void fill_model_info(ServedModel& model, const LimitsConfig& limits, v1::ModelInfo* info) {
   const detector::ModelConfig& config = model.config();
   info->set_name(model.name());

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "detector/bundle/model_bundle.h"
+#include "server/http_routes_v1.h"
 #include "server/logging.h"
 #include "server/tls_files.h"
 
@@ -54,7 +55,8 @@ void RoiServer::start() {
                   {{"event", "device_lost"}, {"model", model}, {"error", message}});
         set_serving(false);
       });
-  service_ = std::make_unique<DetectionService>(*models_, *auth_, config_.limits, metrics_, drain_);
+  admission_ = std::make_unique<Admission>(*models_, *auth_, config_.limits, metrics_, drain_);
+  service_ = std::make_unique<DetectionService>(*admission_);
   admin_ = std::make_unique<AdminService>(*models_, *auth_, config_, metrics_, drain_);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -80,10 +82,14 @@ void RoiServer::start() {
   }
   grpc_address_ = with_port(config_.listen, port);
   set_serving(false);
-  if (!config_.metrics_listen.empty()) metrics_address_ = metrics_.expose(config_.metrics_listen);
+  if (!config_.http_listen.empty()) {
+    http_ = std::make_unique<HttpFrontend>(*auth_, config_.limits, metrics_, drain_);
+    add_v1_routes(*http_, *admission_);
+    http_address_ = http_->start(config_.http_listen, config_.tls, config_.http_threads);
+  }
   log_event(spdlog::level::info, {{"event", "listening"},
                                   {"grpc", grpc_address_},
-                                  {"metrics", metrics_address_},
+                                  {"http", http_address_},
                                   {"tls", !config_.tls.cert.empty()},
                                   {"mutual_tls", !config_.tls.client_ca.empty()},
                                   {"auth", auth_->enabled()}});
@@ -168,6 +174,7 @@ void RoiServer::shutdown() {
   // Ends what is left at once: health watches, idle connections, and calls
   // past the grace period (cancelled; their queued jobs are dropped unrun).
   server_->Shutdown(std::chrono::system_clock::now());
+  if (http_) http_->stop();
   log_event(finished ? spdlog::level::info : spdlog::level::warn,
             {{"event", "drained"}, {"in_flight_finished", finished}});
   admin_->join();

@@ -1,8 +1,9 @@
 #pragma once
-// The whole server: gRPC (detection service, health, reflection), the
-// models, metrics, and the order of starting and stopping them.
+// The whole server: gRPC (detection service, health, reflection), the HTTP
+// frontend (/metrics, /v1 routes), the models, metrics, and the order of
+// starting and stopping them.
 //
-//   start()        bind ports; health NOT_SERVING; /metrics up
+//   start()        bind ports; health NOT_SERVING; HTTP up
 //   load_models()  load every bundle; health SERVING
 //   apply_models() on SIGHUP: load, reload and unload to match a config's models
 //   shutdown()     health NOT_SERVING; refuse new calls; in-flight calls get
@@ -19,6 +20,7 @@
 #include "server/admin_service.h"
 #include "server/auth.h"
 #include "server/detection_service.h"
+#include "server/http_frontend.h"
 #include "server/metrics.h"
 #include "server/model_repository.h"
 #include "server/server_config.h"
@@ -41,9 +43,9 @@ class RoiServer {
   void apply_models(const std::vector<ModelEntry>& models);
   void shutdown();
 
-  // host:port actually bound (after start()); metrics empty when off.
+  // host:port actually bound (after start()); http empty when off.
   const std::string& grpc_address() const { return grpc_address_; }
-  const std::string& metrics_address() const { return metrics_address_; }
+  const std::string& http_address() const { return http_address_; }
 
  private:
   void set_serving(bool serving);
@@ -53,11 +55,13 @@ class RoiServer {
   DrainGate drain_;
   std::unique_ptr<TokenAuthenticator> auth_;
   std::unique_ptr<ModelRepository> models_;
+  std::unique_ptr<Admission> admission_;
   std::unique_ptr<DetectionService> service_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpFrontend> http_;
   std::string grpc_address_;
-  std::string metrics_address_;
+  std::string http_address_;
   bool stopped_ = false;
   std::atomic<bool> device_lost_{false};
 };

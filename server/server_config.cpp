@@ -78,7 +78,9 @@ ServerConfig read_server_config(const std::filesystem::path& file) {
     ServerConfig config;
     MappingReader reader(root, "");
     reader.read("listen", config.listen);
-    reader.read("metrics_listen", config.metrics_listen);
+    reader.read("metrics_listen", config.http_listen);  // the old name of http_listen
+    reader.read("http_listen", config.http_listen);
+    reader.read("http_threads", config.http_threads);
     reader.read("max_connection_age_s", config.max_connection_age_s);
     reader.read("max_connection_age_grace_s", config.max_connection_age_grace_s);
     reader.read("threads", config.threads);
@@ -138,6 +140,8 @@ void validate_batching(const BatchingConfig& batching, const std::string& where)
 void validate_server_config(const ServerConfig& config) {
   if (config.listen.empty()) throw std::invalid_argument("'listen' must not be empty");
   require(config.threads >= 0, "threads", config.threads, ">= 0 (0: every core)");
+  require(config.http_threads >= 1 && config.http_threads <= 1024, "http_threads",
+          config.http_threads, "in 1..1024");
   if (config.models.empty()) throw std::invalid_argument("no model to serve: give --model DIR");
   std::set<std::string> names;
   for (const ModelEntry& model : config.models) {

@@ -59,7 +59,13 @@ struct ServerConfig {
   // spread onto replicas added since; 0: never.
   double max_connection_age_s = 0;
   double max_connection_age_grace_s = 30;
-  std::string metrics_listen = "0.0.0.0:9090";  // empty: no /metrics endpoint
+  // The HTTP port: /metrics, the /v1 JSON routes and the Open Inference
+  // Protocol's /v2 routes (YAML key and flag formerly metrics_listen, still
+  // accepted). Empty: no HTTP port.
+  std::string http_listen = "0.0.0.0:9090";
+  // HTTP requests served at once: each holds a pool thread until its job is
+  // answered, so this bounds the HTTP side's inference in flight.
+  int http_threads = 32;
   int threads = 0;  // intra-op threads; 0: every core it may use (a container's CPU limit)
   // Where models run that name no device of their own (and LoadModel calls
   // that give none): cpu, cuda or cuda:N.

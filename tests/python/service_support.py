@@ -128,6 +128,7 @@ class ServerProcess:
         self.process = None
         self.address = None
         self.metrics_address = None
+        self.http_address = None
         self._channels = []
         self._stub = None
 
@@ -180,7 +181,8 @@ class ServerProcess:
 
         ports = wait_until(ports_written, START_TIMEOUT_S, f"{ports_file}", self.log_tail)
         self.address = ports["grpc"]
-        self.metrics_address = ports["metrics"]
+        self.http_address = ports["http"]
+        self.metrics_address = ports["metrics"]  # the HTTP port's old name
         self.wait_serving()
 
     def _fail_if_exited(self, when):

@@ -1,0 +1,29 @@
+#pragma once
+// The service's responses as the detections JSON of roiserve-detect
+// (tools/detection_records/detections_json.h), so that every client —
+// roiserve-client, and the server's own HTTP routes — writes one contract.
+#include <nlohmann/json.hpp>
+
+#include "roiserve/v1/detection.pb.h"
+#include "tools/detection_records/detections_json.h"
+
+namespace roiserve::tools {
+
+// Throws std::invalid_argument when a mask is not a COCO RLE of the image.
+ImageRecord record_from_response(std::string file, const v1::DetectResponse& response);
+
+std::vector<DetectionRecord> records_from_detections(
+    const google::protobuf::RepeatedPtrField<v1::Detection>& detections, int64_t height,
+    int64_t width);
+
+std::map<std::string, double> timings_from_latencies(
+    const google::protobuf::RepeatedPtrField<v1::StageLatency>& latencies);
+
+// One image's Compare: {"file", "width", "height", "timings_ms" (the stages
+// run once), "batch_size", "variants": [{"head", "mask_pooler",
+// "num_proposals", "proposals_fingerprint", "timings_ms", "detections"}],
+// "agreements": [{"a", "b", "matched", "mean_iou", "mean_score_delta",
+// "only_a", "only_b"}]}; detections as in ImageRecord.
+nlohmann::json compare_record(const std::string& file, const v1::CompareResponse& response);
+
+}  // namespace roiserve::tools
