@@ -8,6 +8,14 @@ namespace roiserve::ops::detail {
 
 namespace {
 
+// The dtypes the kernels compute in (float16 and bfloat16 through float32).
+// at::isFloatingType also admits torch 2.x's float8 types, which AT_DISPATCH
+// would refuse with NotImplementedError, not a RuntimeError.
+bool is_kernel_float(at::ScalarType dtype) {
+  return dtype == at::kFloat || dtype == at::kDouble || dtype == at::kHalf ||
+         dtype == at::kBFloat16;
+}
+
 void check_rois_shape(const char* op, const at::Tensor& rois, const at::Tensor& like) {
   TORCH_CHECK(rois.dim() == 2 && rois.size(1) == 5, op,
               ": rois must have shape [K, 5] (batch index, x1, y1, x2, y2), got ", rois.sizes());
@@ -93,8 +101,10 @@ void check_per_tensor_quantized(const char* op, const char* name, const at::Tens
 
 void check_pool_forward_args(const char* op, const at::Tensor& input, const at::Tensor& rois,
                              double spatial_scale, int64_t pooled_height, int64_t pooled_width) {
-  TORCH_CHECK(at::isFloatingType(input.scalar_type()), op,
-              ": input must be a floating point tensor, got ", input.scalar_type());
+  TORCH_CHECK(is_kernel_float(input.scalar_type()), op,
+              ": input must be a floating point tensor (float32, float64, float16 or bfloat16), "
+              "got ",
+              input.scalar_type());
   check_pool_forward_shapes(op, input, rois, spatial_scale, pooled_height, pooled_width);
   check_roi_values(op, rois, input.size(0));
 }
@@ -119,8 +129,10 @@ void check_pool_backward_args(const char* op, const at::Tensor& grad, const at::
                               double spatial_scale, int64_t grad_channels, int64_t pooled_height,
                               int64_t pooled_width, int64_t batch_size, int64_t channels,
                               int64_t height, int64_t width) {
-  TORCH_CHECK(at::isFloatingType(grad.scalar_type()), op,
-              ": grad must be a floating point tensor, got ", grad.scalar_type());
+  TORCH_CHECK(is_kernel_float(grad.scalar_type()), op,
+              ": grad must be a floating point tensor (float32, float64, float16 or bfloat16), "
+              "got ",
+              grad.scalar_type());
   check_rois_shape(op, rois, grad);
   check_output_size(op, pooled_height, pooled_width);
   check_spatial_scale(op, spatial_scale);
@@ -212,9 +224,10 @@ void check_nms_shapes(const char* op, const at::Tensor& boxes, const at::Tensor&
 void check_nms_args(const char* op, const at::Tensor& boxes, const at::Tensor& scores) {
   check_nms_shapes(op, boxes, scores);
   TORCH_CHECK(
-      at::isFloatingType(boxes.scalar_type()) && boxes.scalar_type() == scores.scalar_type(), op,
-      ": boxes and scores must share one floating point dtype, got ", boxes.scalar_type(), " and ",
-      scores.scalar_type());
+      is_kernel_float(boxes.scalar_type()) && boxes.scalar_type() == scores.scalar_type(), op,
+      ": boxes and scores must share one floating point dtype (float32, float64, float16 or "
+      "bfloat16), got ",
+      boxes.scalar_type(), " and ", scores.scalar_type());
 }
 
 void check_quantized_nms_args(const char* op, const at::Tensor& boxes, const at::Tensor& scores) {

@@ -4,6 +4,7 @@
 // own checks do; c10::IndexError / c10::ValueError where torchvision trusts it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <torch/version.h>
 
 #include <limits>
 #include <typeinfo>
@@ -153,6 +154,20 @@ TEST(NmsErrorTest, MixedDtypesAreARuntimeError) {
               }),
               HasSubstr("share one floating point dtype"));
 }
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+// torch 2.x's float8 types are floating point to at::isFloatingType, but no
+// kernel computes in them: a RuntimeError, not AT_DISPATCH's NotImplementedError.
+TEST(DtypeErrorTest, Float8IsARuntimeError) {
+  const at::Tensor input = random_features({2, 16, 8, 8}, 1).to(at::kFloat8_e4m3fn);
+  const at::Tensor rois = random_rois(4, 2, 32, 32, 2).to(at::kFloat8_e4m3fn);
+  EXPECT_THAT(runtime_error_message([&] { ops::roi_align(input, rois, 0.25, 2, 2, 2, true); }),
+              HasSubstr("input must be a floating point tensor"));
+  const at::Tensor boxes = at::rand({5, 4}).to(at::kFloat8_e4m3fn);
+  EXPECT_THAT(runtime_error_message([&] { ops::nms(boxes, boxes.select(1, 0), 0.5); }),
+              HasSubstr("share one floating point dtype"));
+}
+#endif
 
 TEST(NmsErrorTest, FloatingCategoriesAreATypeError) {
   EXPECT_THROW(ops::batched_nms(at::zeros({5, 4}), at::zeros({5}), at::zeros({5}), 0.5),
