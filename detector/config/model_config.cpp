@@ -158,6 +158,13 @@ ModelConfig model_config_from_yaml(const YAML::Node& root) {
   config.rpn = read_rpn(reader.child("rpn"));
   config.roi_heads = read_roi_heads(reader.child("roi_heads"));
   config.postprocess = read_postprocess(reader.child("postprocess"));
+  std::string precision = precision_name(config.precision);
+  reader.read("precision", precision);
+  try {
+    config.precision = parse_precision(precision);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(std::string("'precision': ") + error.what());
+  }
   reader.child("weights");  // the bundle loader's business
   reader.reject_unknown_keys();
   validate_model_config(config);
@@ -283,6 +290,7 @@ YAML::Node model_config_to_yaml(const ModelConfig& config) {
   root["postprocess"]["score_threshold"] = number(config.postprocess.score_threshold);
   root["postprocess"]["nms_iou"] = number(config.postprocess.nms_iou);
   root["postprocess"]["max_detections"] = config.postprocess.max_detections;
+  root["precision"] = precision_name(config.precision);
   return root;
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "detector/model/precision.h"
+
 namespace roiserve::detector {
 
 // How an image becomes the network input: RGB in [0, 1], normalized, resized
@@ -103,6 +105,9 @@ struct ModelConfig {
   RpnConfig rpn;
   RoiHeadsConfig roi_heads;
   PostprocessConfig postprocess;
+  // The arithmetic the model serves in unless a --precision flag or a
+  // server's config says otherwise.
+  Precision precision = Precision::fp32;
 
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
   int64_t num_classes_with_background() const { return num_classes() + 1; }

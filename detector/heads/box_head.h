@@ -32,8 +32,13 @@ class BoxHead : public torch::nn::Module {
   // Stage "box_pool": per-RoI features (for position-sensitive heads this
   // includes the score-map convolutions that precede pooling).
   virtual at::Tensor pool(const std::vector<at::Tensor>& features, const LevelledRois& rois) = 0;
-  // Stage "box_head".
+  // Stage "box_head". Float32 predictions whatever the prepared dtype.
   virtual BoxPrediction predict(const at::Tensor& pooled) = 0;
+  // Serving arithmetic in `dtype`, once, at load (DetectorImpl::prepare): a
+  // head whose layers gain from it keeps copies of their weights in that
+  // dtype and uses them in eval mode without autograd. By default the head
+  // serves in float32 as it is.
+  virtual void prepare(c10::ScalarType /*dtype*/) {}
 };
 
 using BoxHeadFactory =

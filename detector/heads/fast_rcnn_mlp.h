@@ -7,20 +7,31 @@
 
 #include "detector/heads/box_head.h"
 
+#include <vector>
+
 namespace roiserve::detector {
 
 class FastRcnnMlpImpl : public torch::nn::Module {
  public:
   FastRcnnMlpImpl(int64_t in_features, int64_t representation_size,
                   int64_t num_classes_with_background);
-  // pooled [K, ...] (flattened here) -> logits and per-class deltas.
+  // pooled [K, ...] (flattened here) -> float32 logits and per-class deltas.
   BoxPrediction forward(const at::Tensor& pooled);
+  // Serving in `dtype`: below float32 the layers keep weight copies in it,
+  // used in eval mode without autograd (float32 serves as it is).
+  void prepare(c10::ScalarType dtype);
 
  private:
+  struct PreparedLinear {
+    at::Tensor weight;
+    at::Tensor bias;
+  };
   torch::nn::Linear fc6_{nullptr};
   torch::nn::Linear fc7_{nullptr};
   torch::nn::Linear cls_score_{nullptr};
   torch::nn::Linear bbox_pred_{nullptr};
+  // fc6, fc7, cls_score, bbox_pred; empty when serving as it is
+  std::vector<PreparedLinear> prepared_;
 };
 TORCH_MODULE(FastRcnnMlp);
 

@@ -31,6 +31,7 @@ class RoiAlignHead : public BoxHead {
   }
 
   BoxPrediction predict(const at::Tensor& pooled) override { return mlp_->forward(pooled); }
+  void prepare(c10::ScalarType dtype) override { mlp_->prepare(dtype); }
 
  private:
   int64_t pooled_size_;

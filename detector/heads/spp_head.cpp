@@ -34,6 +34,7 @@ class SppHead : public BoxHead {
   }
 
   BoxPrediction predict(const at::Tensor& pooled) override { return mlp_->forward(pooled); }
+  void prepare(c10::ScalarType dtype) override { mlp_->prepare(dtype); }
 
  private:
   std::vector<int64_t> pyramid_levels_;

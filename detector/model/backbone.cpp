@@ -26,16 +26,38 @@ FeaturePyramidImpl::FeaturePyramidImpl(const std::vector<int64_t>& in_channels,
   }
 }
 
+void FeaturePyramidImpl::prepare(c10::ScalarType dtype) {
+  prepared_inner_.clear();
+  prepared_layer_.clear();
+  for (size_t level = 0; level < inner_blocks_->size(); ++level) {
+    prepared_inner_.emplace_back(inner_blocks_->at<torch::nn::Conv2dImpl>(level), dtype);
+    prepared_layer_.emplace_back(layer_blocks_->at<torch::nn::Conv2dImpl>(level), dtype);
+  }
+}
+
+at::Tensor FeaturePyramidImpl::inner(int64_t level, const at::Tensor& input) {
+  if (!prepared_inner_.empty() && !is_training() && !at::GradMode::is_enabled()) {
+    return prepared_inner_[level](input);
+  }
+  return inner_blocks_->at<torch::nn::Conv2dImpl>(level).forward(input);
+}
+
+at::Tensor FeaturePyramidImpl::layer(int64_t level, const at::Tensor& input) {
+  if (!prepared_layer_.empty() && !is_training() && !at::GradMode::is_enabled()) {
+    return prepared_layer_[level](input);
+  }
+  return layer_blocks_->at<torch::nn::Conv2dImpl>(level).forward(input);
+}
+
 std::vector<at::Tensor> FeaturePyramidImpl::forward(const std::vector<at::Tensor>& stage_outputs) {
   const int64_t levels = static_cast<int64_t>(stage_outputs.size());
   std::vector<at::Tensor> pyramid(levels);
-  at::Tensor top_down = inner_blocks_->at<torch::nn::Conv2dImpl>(levels - 1).forward(
-      stage_outputs[levels - 1]);
-  pyramid[levels - 1] = layer_blocks_->at<torch::nn::Conv2dImpl>(levels - 1).forward(top_down);
+  at::Tensor top_down = inner(levels - 1, stage_outputs[levels - 1]);
+  pyramid[levels - 1] = layer(levels - 1, top_down);
   for (int64_t level = levels - 2; level >= 0; --level) {
-    at::Tensor lateral = inner_blocks_->at<torch::nn::Conv2dImpl>(level).forward(stage_outputs[level]);
+    at::Tensor lateral = inner(level, stage_outputs[level]);
     top_down = lateral.add_(at::upsample_nearest2d(top_down, {lateral.size(2), lateral.size(3)}));
-    pyramid[level] = layer_blocks_->at<torch::nn::Conv2dImpl>(level).forward(top_down);
+    pyramid[level] = layer(level, top_down);
   }
   pyramid.push_back(at::max_pool2d(pyramid.back(), {1, 1}, {2, 2}, {0, 0}));
   return pyramid;
@@ -46,8 +68,18 @@ BackboneImpl::BackboneImpl(const BackboneConfig& config) : out_channels_(config.
   fpn_ = register_module("fpn", FeaturePyramid(body_->stage_out_channels(), config.fpn_channels));
 }
 
+void BackboneImpl::prepare(c10::ScalarType dtype) {
+  body_->prepare(dtype);
+  fpn_->prepare(dtype);
+  prepared_ = true;
+}
+
 std::vector<at::Tensor> BackboneImpl::forward(const at::Tensor& images) {
-  return fpn_->forward(body_->forward(images));
+  std::vector<at::Tensor> pyramid = fpn_->forward(body_->forward(images));
+  if (prepared_ && !is_training() && !at::GradMode::is_enabled()) {
+    for (at::Tensor& level : pyramid) level = level.to(at::kFloat);
+  }
+  return pyramid;
 }
 
 }  // namespace roiserve::detector

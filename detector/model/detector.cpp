@@ -159,11 +159,25 @@ void DetectorImpl::check_plan(const TrainingPlan& plan) const {
 void DetectorImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
   torch::nn::Module::to(device, dtype, non_blocking);
   device_ = parameters().empty() ? device : parameters().front().device();
+  if (precision_) prepare(precision_->requested);
 }
 
 void DetectorImpl::to(torch::Device device, bool non_blocking) {
   torch::nn::Module::to(device, non_blocking);
   device_ = parameters().empty() ? device : parameters().front().device();
+  if (precision_) prepare(precision_->requested);
+}
+
+PrecisionChoice DetectorImpl::prepare(Precision requested) {
+  const PrecisionChoice choice = effective_precision(requested, device_);
+  const c10::ScalarType dtype = compute_dtype(choice.effective);
+  const OnDevice on_device(device_);
+  backbone_->prepare(dtype);
+  rpn_->prepare(dtype);
+  for (const auto& name : box_head_names()) box_head(name).prepare(dtype);
+  for (const auto& pooler : mask_pooler_names()) mask_head(pooler).prepare(dtype);
+  precision_ = choice;
+  return choice;
 }
 
 std::vector<std::string> DetectorImpl::box_head_names() const {

@@ -30,6 +30,7 @@
 #include "detector/model/image_batch.h"
 #include "detector/model/mask_head.h"
 #include "detector/model/paste_masks.h"
+#include "detector/model/precision.h"
 #include "detector/model/rpn.h"
 #include "detector/model/stage_timings.h"
 #include "detector/model/targets.h"
@@ -93,6 +94,15 @@ class DetectorImpl : public torch::nn::Module {
   using torch::nn::Module::to;
   void to(torch::Device device, torch::Dtype dtype, bool non_blocking = false) override;
   void to(torch::Device device, bool non_blocking = false) override;
+  // Prepares serving in `requested` precision (bf16 falls back to fp32 on a
+  // CPU without native bf16; the choice says so): convolutions with their
+  // BatchNorm folded, weights in the compute dtype and channels-last
+  // (prepared_conv.h). Once, at load, after to(): a later to() prepares again.
+  // Inference in eval mode without autograd then takes the prepared path;
+  // training and an unprepared detector run the plain modules.
+  PrecisionChoice prepare(Precision requested);
+  // The precision prepare() chose; unset before it ran (the plain path).
+  const std::optional<PrecisionChoice>& precision() const { return precision_; }
   std::vector<std::string> box_head_names() const;
   std::vector<std::string> mask_pooler_names() const;
   // Throws std::invalid_argument naming the unknown head or pooler.
@@ -141,6 +151,7 @@ class DetectorImpl : public torch::nn::Module {
 
   ModelConfig config_;
   c10::Device device_{c10::kCPU};
+  std::optional<PrecisionChoice> precision_;
   Preprocessor preprocessor_;
   Backbone backbone_{nullptr};
   RegionProposalNetwork rpn_{nullptr};

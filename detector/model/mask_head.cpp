@@ -48,7 +48,20 @@ at::Tensor MaskHeadImpl::pool(const std::vector<at::Tensor>& features,
   });
 }
 
+void MaskHeadImpl::prepare(c10::ScalarType dtype) {
+  prepared_.clear();
+  for (const auto& conv : *convs_) prepared_.emplace_back(*conv->as<torch::nn::Conv2dImpl>(), dtype);
+  prepared_.emplace_back(*upsample_, dtype);
+  prepared_.emplace_back(*logits_, dtype);
+  prepared_dtype_ = dtype;
+}
+
 at::Tensor MaskHeadImpl::forward(const at::Tensor& pooled) {
+  if (!prepared_.empty() && !is_training() && !at::GradMode::is_enabled()) {
+    at::Tensor x = to_prepared_layout(pooled, prepared_dtype_);
+    for (size_t i = 0; i + 1 < prepared_.size(); ++i) x = prepared_[i](x).relu_();
+    return prepared_.back()(x).to(at::kFloat);
+  }
   at::Tensor x = pooled;
   for (const auto& conv : *convs_) x = conv->as<torch::nn::Conv2dImpl>()->forward(x).relu_();
   x = upsample_->forward(x).relu_();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "detector/config/model_config.h"
+#include "detector/model/prepared_conv.h"
 #include "detector/model/roi_levels.h"
 
 namespace roiserve::detector {
@@ -19,8 +20,11 @@ class MaskHeadImpl : public torch::nn::Module {
                int64_t num_classes_with_background);
   // Stage "mask_pool": [K, C, pooled, pooled].
   at::Tensor pool(const std::vector<at::Tensor>& features, const LevelledRois& rois) const;
-  // Stage "mask_head": logits [K, classes + 1, 2 * pooled, 2 * pooled].
+  // Stage "mask_head": logits [K, classes + 1, 2 * pooled, 2 * pooled]
+  // (float32; once prepared, serving computes in the prepared dtype).
   at::Tensor forward(const at::Tensor& pooled);
+  // The serving arithmetic (prepared_conv.h), once, at load.
+  void prepare(c10::ScalarType dtype);
 
  private:
   std::string pooler_;
@@ -29,6 +33,9 @@ class MaskHeadImpl : public torch::nn::Module {
   torch::nn::ModuleList convs_;
   torch::nn::ConvTranspose2d upsample_{nullptr};
   torch::nn::Conv2d logits_{nullptr};
+  // convs, then upsample, then logits
+  std::vector<PreparedConv> prepared_;
+  c10::ScalarType prepared_dtype_ = c10::kFloat;
 };
 TORCH_MODULE(MaskHead);
 

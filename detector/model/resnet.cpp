@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <torch/nn/init.h>
 
+#include <optional>
+
 namespace roiserve::detector {
 namespace {
 
@@ -42,10 +44,19 @@ class ResidualBlockImpl : public torch::nn::Module {
     }
   }
 
+  void prepare(c10::ScalarType dtype) {
+    prepared_.clear();
+    for (size_t i = 0; i < convs_.size(); ++i) prepared_.emplace_back(*convs_[i], dtype, norms_[i].get());
+    if (downsample_conv_) prepared_downsample_ = PreparedConv(*downsample_conv_, dtype, downsample_norm_.get());
+  }
+
   // In place wherever a tensor is a temporary (torchvision's Bottleneck adds
   // and rectifies in place too): the same arithmetic, fewer feature maps
   // allocated.
   at::Tensor forward(const at::Tensor& input) {
+    if (!prepared_.empty() && !is_training() && !at::GradMode::is_enabled()) {
+      return forward_prepared(input);
+    }
     at::Tensor x = input;
     for (size_t i = 0; i < convs_.size(); ++i) {
       x = norms_[i]->forward_inplace(convs_[i]->forward(x));
@@ -56,6 +67,15 @@ class ResidualBlockImpl : public torch::nn::Module {
   }
 
  private:
+  at::Tensor forward_prepared(const at::Tensor& input) const {
+    at::Tensor x = input;
+    for (size_t i = 0; i < prepared_.size(); ++i) {
+      x = prepared_[i](x);
+      if (i + 1 < prepared_.size()) x = at::relu_(x);
+    }
+    return x.add_(downsample_conv_ ? (*prepared_downsample_)(input) : input).relu_();
+  }
+
   void add_conv_bn(int64_t in, int64_t out, int64_t kernel, int64_t stride, double eps) {
     const std::string index = std::to_string(convs_.size() + 1);
     convs_.push_back(register_module("conv" + index, conv(in, out, kernel, stride)));
@@ -66,6 +86,8 @@ class ResidualBlockImpl : public torch::nn::Module {
   std::vector<BatchNorm2d> norms_;
   torch::nn::Conv2d downsample_conv_{nullptr};
   BatchNorm2d downsample_norm_{nullptr};
+  std::vector<PreparedConv> prepared_;
+  std::optional<PreparedConv> prepared_downsample_;
 };
 TORCH_MODULE(ResidualBlock);
 
@@ -89,8 +111,19 @@ ResNetImpl::ResNetImpl(const BackboneConfig& config) {
   }
 }
 
+void ResNetImpl::prepare(c10::ScalarType dtype) {
+  prepared_conv1_ = PreparedConv(*conv1_, dtype, bn1_.get());
+  prepared_dtype_ = dtype;
+  for (auto& stage : stages_) {
+    for (auto& block : *stage) block.get<ResidualBlock>()->prepare(dtype);
+  }
+}
+
 std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& images) {
-  at::Tensor x = bn1_->forward_inplace(conv1_->forward(images)).relu_();
+  const bool prepared = prepared_conv1_ && !is_training() && !at::GradMode::is_enabled();
+  at::Tensor x = prepared
+                     ? (*prepared_conv1_)(to_prepared_layout(images, prepared_dtype_)).relu_()
+                     : bn1_->forward_inplace(conv1_->forward(images)).relu_();
   x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
   std::vector<at::Tensor> stage_outputs;
   for (auto& stage : stages_) {

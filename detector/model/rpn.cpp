@@ -26,10 +26,24 @@ RpnHeadImpl::RpnHeadImpl(int64_t channels, int64_t anchors_per_location) {
   bbox_pred_ = register_module("bbox_pred", rpn_conv(channels, 4 * anchors_per_location, 1));
 }
 
+void RpnHeadImpl::prepare(c10::ScalarType dtype) {
+  prepared_ = {PreparedConv(*conv_, dtype), PreparedConv(*cls_logits_, dtype),
+               PreparedConv(*bbox_pred_, dtype)};
+  prepared_dtype_ = dtype;
+}
+
 std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> RpnHeadImpl::forward(
     const std::vector<at::Tensor>& features) {
   std::vector<at::Tensor> objectness;
   std::vector<at::Tensor> deltas;
+  if (!prepared_.empty() && !is_training() && !at::GradMode::is_enabled()) {
+    for (const auto& feature : features) {
+      const at::Tensor hidden = prepared_[0](to_prepared_layout(feature, prepared_dtype_)).relu_();
+      objectness.push_back(prepared_[1](hidden).to(at::kFloat));
+      deltas.push_back(prepared_[2](hidden).to(at::kFloat));
+    }
+    return {objectness, deltas};
+  }
   for (const auto& feature : features) {
     const at::Tensor hidden = conv_->forward(feature).relu_();
     objectness.push_back(cls_logits_->forward(hidden));

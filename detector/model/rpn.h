@@ -14,6 +14,7 @@
 #include "detector/model/anchor_generator.h"
 #include "detector/model/image_batch.h"
 #include "detector/model/matcher.h"
+#include "detector/model/prepared_conv.h"
 #include "detector/model/targets.h"
 
 namespace roiserve::detector {
@@ -22,13 +23,19 @@ class RpnHeadImpl : public torch::nn::Module {
  public:
   RpnHeadImpl(int64_t channels, int64_t anchors_per_location);
   // Per level: objectness [N, A, H, W] and box deltas [N, 4A, H, W].
+  // Once prepared, serving computes in the prepared dtype, channels-last, and
+  // returns float32.
   std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> forward(
       const std::vector<at::Tensor>& features);
+  void prepare(c10::ScalarType dtype);
 
  private:
   torch::nn::Conv2d conv_{nullptr};
   torch::nn::Conv2d cls_logits_{nullptr};
   torch::nn::Conv2d bbox_pred_{nullptr};
+  // conv, cls_logits, bbox_pred
+  std::vector<PreparedConv> prepared_;
+  c10::ScalarType prepared_dtype_ = c10::kFloat;
 };
 TORCH_MODULE(RpnHead);
 
@@ -43,6 +50,8 @@ class RegionProposalNetworkImpl : public torch::nn::Module {
   // targets: one per image when training (losses computed), else nullptr.
   RpnOutput forward(const ImageBatch& batch, const std::vector<at::Tensor>& features,
                     const std::vector<InstanceTargets>* targets);
+  // The head's serving arithmetic (prepared_conv.h), once, at load.
+  void prepare(c10::ScalarType dtype) { head_->prepare(dtype); }
 
  private:
   std::vector<at::Tensor> select_proposals(const at::Tensor& proposals,

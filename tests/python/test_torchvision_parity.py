@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 import pytest
+import torch
 from torchvision.models.detection import MaskRCNN_ResNet50_FPN_Weights
 
 import torchvision_parity as tp
@@ -108,6 +109,28 @@ def test_detections_match_in_order_up_to_near_ties(comparison, detection_orders)
                 assert abs(float(theirs["scores"][i] - theirs["scores"][j])) < tp.SCORE_TIE, \
                     f"image {index}: detection {i} comes at {j}, and is no near-tie"
         assert float((ours["network_boxes"][order] - theirs["network_boxes"]).abs().max()) <= tp.BOX_TOLERANCE_PX
+
+
+def test_the_prepared_fp32_path_matches_the_plain_one(tmp_path_factory, architecture):
+    """What the server and the tools run (DetectorImpl::prepare, fp32) gives
+    the plain modules' results (which match torchvision bit for bit) within
+    float32 tolerances: every detection of the plain path found with its
+    label, box and score."""
+    parity = parity_directory(tmp_path_factory, architecture)
+    plain = torch.load(parity / "roiserve.pt")
+    images = [torch.load(parity / f"image{index}.pt") for index in range(len(CASES[architecture].image_sizes))]
+    prepared = tp.run_roiserve(parity / "bundle", images, tmp_path_factory.mktemp("prepared"), precision="fp32")
+    for index in range(len(images)):
+        ours, reference = tp.per_image(prepared, index), tp.per_image(plain, index)
+        for level in range(5):
+            expected = reference[f"features.{level}"]
+            error = float((ours[f"features.{level}"] - expected).abs().max() / expected.abs().max())
+            assert error <= tp.PREPARED_FEATURE_RELATIVE_TOLERANCE, f"image {index} P{level + 2}: {error:.3g}"
+        assert len(ours["scores"]) == len(reference["scores"]) > 0
+        box_error = (reference["boxes"][:, None, :] - ours["boxes"][None, :, :]).abs().amax(dim=2)
+        same = ((reference["labels"][:, None] == ours["labels"][None, :]) & (box_error <= tp.PREPARED_BOX_TOLERANCE_PX)
+                & ((reference["scores"][:, None] - ours["scores"][None, :]).abs() <= tp.PREPARED_SCORE_TOLERANCE))
+        assert bool(same.any(dim=1).all()), f"image {index}: plain detections {same.any(dim=1).logical_not().nonzero()}"
 
 
 def test_pasted_masks_match(maskrcnn):

@@ -2,7 +2,11 @@
 // stage produced, for tests/python/test_torchvision_parity.py to compare
 // with torchvision stage by stage.
 //
-//   roiserve_stage_dump MODEL_DIR OUTPUT_PT THREADS IMAGE_PT...
+//   roiserve_stage_dump [--precision fp32|bf16] MODEL_DIR OUTPUT_PT THREADS IMAGE_PT...
+//
+// Without --precision the detector runs its plain modules (the arithmetic
+// torchvision runs, for bit-for-bit parity); with it, the serving path the
+// server and the tools prepare (DetectorImpl::prepare).
 //
 // IMAGE_PT: one [3, H, W] uint8 RGB tensor (torch.save); each image runs
 // alone (a batch of one). OUTPUT_PT: a {name: tensor} dict, for image i:
@@ -64,13 +68,20 @@ void dump_image(DetectorImpl& model, const at::Tensor& image, const std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string precision;
+  if (argc > 2 && std::string(argv[1]) == "--precision") {
+    precision = argv[2];
+    argv += 2;
+    argc -= 2;
+  }
   if (argc < 5) {
-    std::cerr << "usage: roiserve_stage_dump MODEL_DIR OUTPUT_PT THREADS IMAGE_PT...\n";
+    std::cerr << "usage: roiserve_stage_dump [--precision fp32|bf16] MODEL_DIR OUTPUT_PT THREADS IMAGE_PT...\n";
     return 2;
   }
   try {
     at::set_num_threads(std::stoi(argv[3]));
     Detector model = load_bundle(argv[1]);
+    if (!precision.empty()) model->prepare(parse_precision(precision));
     c10::Dict<std::string, at::Tensor> out;
     for (int i = 4; i < argc; ++i) dump_image(*model, read_image(argv[i]), std::to_string(i - 4) + ".", out);
     const std::vector<char> bytes = torch::pickle_save(out);
