@@ -6,7 +6,8 @@ The workload is compare_torchvision.py's, quantized: one image of [256, 100,
 152] features as quint8 (or qint8), its 1000 RoIs and the 5000 nms boxes as the
 same dtype at a scale of 5 px (8-bit RoIs must span 1216 px), scores at 1/255.
 torchvision's quantized kernels take one image per batch and run on one
-thread. Outputs are compared (integer for integer) before anything is timed;
+thread; roiserve's roi_align reads channels-last (NCHW input is converted
+first) and returns the input's layout. Outputs are compared (integer for integer) before anything is timed;
 the script exits non-zero if any pair differs. It reports speed and never
 asserts it.
 
@@ -38,16 +39,19 @@ def quantized_cases(dtype: torch.dtype) -> list:
     scores = torch.quantize_per_tensor(w.nms_scores, 1 / 255, 0, dtype)
     name = str(dtype).replace("torch.", "")
 
-    def roi_align(ops):
-        return lambda: [ops.roi_align(features, qrois, workload.SPATIAL_SCALE,
-                                      workload.POOLED_SIZE, workload.POOLED_SIZE,
-                                      workload.SAMPLING_RATIO, True)]
+    def roi_align(ops, x=features):
+        return lambda: [ops.roi_align(x, qrois, workload.SPATIAL_SCALE, workload.POOLED_SIZE,
+                                      workload.POOLED_SIZE, workload.SAMPLING_RATIO, True)]
 
     def nms(ops):
         return lambda: [ops.nms(boxes, scores, 0.5)]
 
+    channels_last = features.contiguous(memory_format=torch.channels_last)
     return [workload.Case(f"roi_align {name}", roi_align(torch.ops.roiserve),
                           roi_align(torch.ops.torchvision)),
+            workload.Case(f"roi_align {name} channels-last",
+                          roi_align(torch.ops.roiserve, channels_last),
+                          roi_align(torch.ops.torchvision, channels_last)),
             workload.Case(f"nms {name}", nms(torch.ops.roiserve), nms(torch.ops.torchvision))]
 
 

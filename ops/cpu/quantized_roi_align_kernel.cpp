@@ -3,9 +3,11 @@
 // averaged over the features' stored integers with the zero point taken out
 // once per bin, and the result quantized with the features' scale and zero
 // point. The sample geometry is the float kernel's (sampling.h), computed once
-// per RoI in float32 as torchvision does; RoIs are split over threads. With the
-// arithmetic in torchvision's order (and -ffp-contract=off), 8-bit results are
-// torchvision's, integer for integer.
+// per RoI in float32 as torchvision does. The features are read channels-last,
+// so each tap is a contiguous run over channels that vectorizes; the output
+// follows the input's layout, as the float kernels' does; RoIs are split over
+// threads. With the arithmetic in torchvision's order per channel (and
+// -ffp-contract=off), results are torchvision's, integer for integer.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "ops/common/checks.h"
+#include "ops/cpu/layout.h"
 #include "ops/cpu/sampling.h"
 #include "ops/cpu/simd.h"
 
@@ -39,19 +42,22 @@ struct Quantization {
     return (static_cast<float>(stored) - static_cast<float>(zero_point)) * scale;
   }
 
-  // Round half to even, then saturate to the stored type's range.
+  // Round half to even, then saturate to the stored type's range (NaN, from a
+  // vanishing scale, to its lowest value). Branch-free, so that a bin's
+  // channels quantize in vector registers.
   template <typename Stored>
   Stored quantize(float value) const {
+    constexpr float kLowest = static_cast<float>(std::numeric_limits<Stored>::lowest());
+    // Exact for the 8-bit types; 2^31, one past the largest int32, for qint32.
+    constexpr float kHighest = static_cast<float>(std::numeric_limits<Stored>::max());
     const float rounded = static_cast<float>(zero_point) + std::nearbyint(value * (1.0f / scale));
-    const float low = static_cast<float>(std::numeric_limits<Stored>::lowest());
-    const float high = static_cast<float>(std::numeric_limits<Stored>::max());
-    if (!(rounded > low)) {
-      return std::numeric_limits<Stored>::lowest();
+    const float clamped = std::min(std::max(kLowest, rounded), kHighest);
+    if constexpr (sizeof(Stored) < sizeof(int32_t)) {
+      return static_cast<Stored>(static_cast<int32_t>(clamped));
+    } else {
+      return static_cast<Stored>(
+          std::min<int64_t>(static_cast<int64_t>(clamped), std::numeric_limits<Stored>::max()));
     }
-    if (!(rounded < high)) {
-      return std::numeric_limits<Stored>::max();
-    }
-    return static_cast<Stored>(rounded);
   }
 };
 
@@ -80,13 +86,25 @@ ROISERVE_ALWAYS_INLINE float sum_bin(const Stored* __restrict image, int64_t wid
   return weight;
 }
 
-// One RoI: out[c, ph, pw] for every channel and bin.
+// quantized[c] for the sums of one bin. The parameters are copied to locals:
+// stores through `quantized`, a pointer to bytes, could otherwise alias them,
+// and the loop would reload them instead of vectorizing.
+template <typename Stored>
+ROISERVE_ALWAYS_INLINE void quantize_bin(const Quantization& features, float zero_part, float count,
+                                         int64_t channels, const float* __restrict sums,
+                                         Stored* __restrict quantized) {
+  const Quantization local = features;
+  for (int64_t c = 0; c < channels; ++c) {
+    quantized[c] = local.quantize<Stored>(local.scale * (sums[c] - zero_part) / count);
+  }
+}
+
+// One RoI as a bin-major tile [pooled_height * pooled_width, channels].
 template <typename Stored>
 ROISERVE_ALWAYS_INLINE void pool_one_roi(const Stored* image, int64_t width, int64_t channels,
                                          const SampleGrid<float>& grid, int64_t pooled_height,
                                          int64_t pooled_width, const Quantization& features,
-                                         float* sums, Stored* out) {
-  const int64_t bins = pooled_height * pooled_width;
+                                         float* sums, Stored* tile) {
   for (int64_t ph = 0; ph < pooled_height; ++ph) {
     for (int64_t pw = 0; pw < pooled_width; ++pw) {
       const float weight =
@@ -94,22 +112,19 @@ ROISERVE_ALWAYS_INLINE void pool_one_roi(const Stored* image, int64_t width, int
                   grid.xs.data() + pw * grid.grid_w, grid.grid_w, sums);
       // The zero point comes out once per bin: sum(w * (q - z)) = sum(w * q) - z * sum(w).
       const float zero_part = static_cast<float>(features.zero_point) * weight;
-      Stored* bin_out = out + ph * pooled_width + pw;
-      for (int64_t c = 0; c < channels; ++c) {
-        bin_out[c * bins] =
-            features.quantize<Stored>(features.scale * (sums[c] - zero_part) / grid.count);
-      }
+      quantize_bin(features, zero_part, grid.count, channels, sums,
+                   tile + (ph * pooled_width + pw) * channels);
     }
   }
 }
 
 // Compiled for each SIMD level (simd.h), once per stored type.
-#define ROISERVE_QUANTIZED_POOL_ONE_ROI(Stored)                                                   \
-  ROISERVE_CPU_CLONES void pool_one_roi_cloned(                                                   \
-      const Stored* image, int64_t width, int64_t channels, const SampleGrid<float>& grid,        \
-      int64_t pooled_height, int64_t pooled_width, const Quantization& features, float* sums,     \
-      Stored* out) {                                                                              \
-    pool_one_roi(image, width, channels, grid, pooled_height, pooled_width, features, sums, out); \
+#define ROISERVE_QUANTIZED_POOL_ONE_ROI(Stored)                                                    \
+  ROISERVE_CPU_CLONES void pool_one_roi_cloned(                                                    \
+      const Stored* image, int64_t width, int64_t channels, const SampleGrid<float>& grid,         \
+      int64_t pooled_height, int64_t pooled_width, const Quantization& features, float* sums,      \
+      Stored* tile) {                                                                              \
+    pool_one_roi(image, width, channels, grid, pooled_height, pooled_width, features, sums, tile); \
   }
 ROISERVE_QUANTIZED_POOL_ONE_ROI(uint8_t)
 ROISERVE_QUANTIZED_POOL_ONE_ROI(int8_t)
@@ -125,9 +140,11 @@ at::Tensor quantized_roi_align_kernel(const at::Tensor& input, const at::Tensor&
   const int64_t channels = input.size(1);
   const int64_t height = input.size(2);
   const int64_t width = input.size(3);
-  at::Tensor output =
-      at::_empty_affine_quantized({count, channels, pooled_height, pooled_width}, input.options(),
-                                  input.q_scale(), input.q_zero_point());
+  const bool channels_last = is_channels_last(input);
+  at::Tensor output = at::_empty_affine_quantized(
+      {count, channels, pooled_height, pooled_width}, input.options(), input.q_scale(),
+      input.q_zero_point(),
+      channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
   if (output.numel() == 0) {
     return output;
   }
@@ -147,6 +164,7 @@ at::Tensor quantized_roi_align_kernel(const at::Tensor& input, const at::Tensor&
     at::parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
       SampleGrid<float> grid;
       std::vector<float> sums(channels);
+      std::vector<Stored> tile(channels_last ? 0 : bins * channels);
       for (int64_t k = begin; k < end; ++k) {
         // The batch index is checked (it must be 0) and otherwise unused.
         float corners[5] = {0};
@@ -155,8 +173,13 @@ at::Tensor quantized_roi_align_kernel(const at::Tensor& input, const at::Tensor&
         }
         compute_sample_grid(kOp, corners, scale, offset, /*min_size_one=*/!aligned, pooled_height,
                             pooled_width, sampling_ratio, height, width, grid);
+        Stored* roi_out = out + k * channels * bins;
         pool_one_roi_cloned(image, width, channels, grid, pooled_height, pooled_width,
-                            feature_quantization, sums.data(), out + k * channels * bins);
+                            feature_quantization, sums.data(),
+                            channels_last ? roi_out : tile.data());
+        if (!channels_last) {
+          transpose_bins_to_channels(tile.data(), bins, channels, roi_out);
+        }
       }
     });
   });

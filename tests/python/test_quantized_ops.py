@@ -53,12 +53,15 @@ def test_roi_align_equals_torchvision(qdtype, quantization, aligned, sampling_ra
     assert_same_quantized(rc.rv().roi_align(qx, qrois, *args), rc.tv().roi_align(qx, qrois, *args))
 
 
-def test_roi_align_reads_any_layout(torch_gen):
+def test_roi_align_reads_any_layout_and_returns_the_input_layout(torch_gen):
     x, rois = features_and_rois(torch_gen, channels=8)
     qx, qrois = quantize(x, (0.1, 50), torch.quint8), quantize(rois, (0.1, 50), torch.quint8)
     expected = rc.tv().roi_align(qx, qrois, 1.0, 2, 2, 2, True)
+    assert rc.rv().roi_align(qx, qrois, 1.0, 2, 2, 2, True).is_contiguous()
     channels_last = qx.contiguous(memory_format=torch.channels_last)
-    assert_same_quantized(rc.rv().roi_align(channels_last, qrois, 1.0, 2, 2, 2, True), expected)
+    out = rc.rv().roi_align(channels_last, qrois, 1.0, 2, 2, 2, True)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert_same_quantized(out, expected)
     assert_same_quantized(rc.rv().roi_align(qx, qrois[::2], 1.0, 2, 2, 2, True),
                           rc.tv().roi_align(qx, qrois[::2], 1.0, 2, 2, 2, True))
 
