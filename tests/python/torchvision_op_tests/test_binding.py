@@ -5,9 +5,16 @@ import pytest
 import torch
 from torchvision import ops
 
+import roi_cases as rc
+
 FEATURES = torch.rand(1, 2, 5, 5)
 ROIS_OF_IMAGE_3 = torch.tensor([[3.0, 0, 0, 4, 4]])
 OURS = r"^roi_align: rois\[0, 0\] = 3 is not a batch index"
+
+
+def test_torchvision_ops_are_bound_to_the_namespace_under_test():
+    for name in ("roi_align", "roi_pool", "ps_roi_pool", "ps_roi_align", "nms"):
+        assert getattr(torch.ops.torchvision, name) is getattr(rc.rv(), name)
 
 
 def test_torchvision_roi_align_runs_our_kernel():
