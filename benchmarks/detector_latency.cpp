@@ -21,7 +21,7 @@
 
 #include "detector/bundle/model_bundle.h"
 #include "detector/data/shapes_dataset.h"
-#include "tools/common/device_option.h"
+#include "tools/cli/device_option.h"
 
 namespace {
 

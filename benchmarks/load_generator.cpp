@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "roiserve/v1/detection.grpc.pb.h"
-#include "tools/common/image_io.h"
+#include "tools/file_io/file_bytes.h"
 
 namespace {
 

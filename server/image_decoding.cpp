@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "tools/common/image_io.h"
+#include "tools/detector_io/image_tensor.h"
 
 namespace roiserve::server {
 namespace {

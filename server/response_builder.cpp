@@ -6,7 +6,7 @@
 
 #include "detector/eval/agreement.h"
 #include "detector/eval/rle.h"
-#include "tools/common/detections_json.h"
+#include "tools/detector_io/detection_results.h"
 
 namespace roiserve::server {
 namespace {

@@ -7,7 +7,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "tools/common/text_file.h"
+#include "tools/file_io/text_file.h"
 
 namespace roiserve::server {
 namespace {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "detector/data/shapes_dataset.h"
+#include "detector/eval/rle_tensor.h"
 
 namespace roiserve::detector {
 namespace {

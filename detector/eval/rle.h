@@ -6,8 +6,10 @@
 //
 // Every function that takes an Rle checks it first (counts summing to
 // height × width) and throws std::invalid_argument on bad input.
-#include <ATen/core/ATen_fwd.h>
-
+//
+// Standard library only (the roiserve_coco_rle library), so that the service's
+// client reads and draws masks without LibTorch; the at::Tensor overloads are
+// in rle_tensor.h.
 #include <array>
 #include <cstdint>
 #include <string>
@@ -36,8 +38,6 @@ using Box = std::array<double, 4>;
 // A row-major [height, width] mask; any nonzero byte is foreground (for 0/1
 // masks this is pycocotools' rleEncode).
 Rle encode(const uint8_t* mask, int64_t height, int64_t width);
-// A [H, W] bool or uint8 tensor on any device.
-Rle encode(const at::Tensor& mask);
 
 // The mask of a height × width image that is empty except for a row-major
 // patch_height × patch_width patch whose top-left pixel lies at (top, left);
@@ -45,9 +45,6 @@ Rle encode(const at::Tensor& mask);
 // pasted full-size mask, without building it.
 Rle encode_patch(const uint8_t* patch, int64_t patch_height, int64_t patch_width, int64_t top,
                  int64_t left, int64_t height, int64_t width);
-// A [h, w] bool or uint8 tensor on any device.
-Rle encode_patch(const at::Tensor& patch, int64_t top, int64_t left, int64_t height,
-                 int64_t width);
 
 // The row-major [height, width] mask, 0 or 1 per pixel.
 std::vector<uint8_t> decode(const Rle& rle);

@@ -1,11 +1,11 @@
 // The at::Tensor overloads of the encoders, kept apart so that the rest of the
-// RLE code compiles without ATen's operator headers.
+// RLE code (roiserve_coco_rle) builds without LibTorch.
 #include <ATen/ATen.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "detector/eval/rle.h"
+#include "detector/eval/rle_tensor.h"
 
 namespace roiserve::eval {
 namespace {

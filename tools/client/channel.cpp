@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#include "tools/common/text_file.h"
+#include "tools/file_io/text_file.h"
 
 namespace roiserve::tools {
 namespace {

@@ -20,8 +20,9 @@
 #include "roiserve/v1/detection.grpc.pb.h"
 #include "tools/client/channel.h"
 #include "tools/client/response_records.h"
-#include "tools/common/draw.h"
-#include "tools/common/image_io.h"
+#include "tools/drawing/draw_detections.h"
+#include "tools/file_io/file_bytes.h"
+#include "tools/image_io/image_file.h"
 
 namespace {
 
@@ -89,7 +90,7 @@ void draw(const std::string& dir, double min_score, const std::string& file, con
   std::string name = stem + ".png";
   for (int n = 2; taken.count(name); ++n) name = stem + "-" + std::to_string(n) + ".png";
   taken.insert(name);
-  tools::write_png(tools::draw_detections(tools::read_image(file), detections, min_score),
+  tools::write_png(tools::draw_detections(tools::read_rgb_image(file), detections, min_score),
                    std::filesystem::path(dir) / name);
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // The service's responses as the detections JSON of roiserve-detect
-// (tools/common/detections_json.h), so that clients write one contract.
+// (tools/detection_records/detections_json.h), so that clients write one contract.
 #include "roiserve/v1/detection.pb.h"
-#include "tools/common/detections_json.h"
+#include "tools/detection_records/detections_json.h"
 
 namespace roiserve::tools {
 

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tools/common/segmentation_json.h"
+#include "tools/detection_records/segmentation_json.h"
 #include "tools/eval/pr_plot.h"
 
 namespace roiserve::tools {

@@ -14,8 +14,8 @@
 
 #include "detector/bundle/model_bundle.h"
 #include "detector/data/shapes_labelled.h"
-#include "tools/common/coco_dataset.h"
-#include "tools/common/device_option.h"
+#include "tools/cli/device_option.h"
+#include "tools/coco_dataset/coco_dataset.h"
 #include "tools/eval/comparison_report.h"
 #include "tools/eval/head_comparison.h"
 

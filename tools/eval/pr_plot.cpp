@@ -1,13 +1,11 @@
 #include "tools/eval/pr_plot.h"
 
-#include <ATen/ATen.h>
-
 #include <algorithm>
 #include <array>
 #include <cstdio>
 #include <opencv2/imgproc.hpp>
 
-#include "tools/common/image_io.h"
+#include "tools/image_io/image_file.h"
 
 namespace roiserve::tools {
 namespace {
@@ -85,7 +83,7 @@ void write_pr_plot(const std::vector<PrCurve>& curves, const std::string& title,
     cv::putText(canvas, curves[i].label, legend + cv::Point(30, 4), kFont, 0.4, kInk, 1,
                 cv::LINE_AA);
   }
-  write_png(from_rgb_mat(canvas), path);
+  write_png(canvas, path);
 }
 
 }  // namespace roiserve::tools

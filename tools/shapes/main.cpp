@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "detector/data/shapes_labelled.h"
-#include "tools/common/coco_dataset.h"
+#include "tools/coco_dataset/coco_dataset.h"
 
 int main(int argc, char** argv) {
   using namespace roiserve;

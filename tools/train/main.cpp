@@ -11,7 +11,7 @@
 #include "detector/train/train_config.h"
 #include "detector/train/trainer.h"
 #ifdef ROISERVE_TRAIN_READS_COCO
-#include "tools/common/coco_dataset.h"
+#include "tools/coco_dataset/coco_dataset.h"
 #endif
 
 namespace {

@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "detector/eval/rle.h"
+#include "detector/eval/rle_tensor.h"
 
 namespace roiserve::eval {
 

@@ -10,8 +10,8 @@
 #include "detector/data/shapes_labelled.h"
 #include "detector/train/training_example.h"
 #include "../detector/temp_dir.h"
-#include "tools/common/coco_dataset.h"
-#include "tools/common/image_io.h"
+#include "tools/coco_dataset/coco_dataset.h"
+#include "tools/detector_io/image_tensor.h"
 
 namespace roiserve::tools {
 namespace {

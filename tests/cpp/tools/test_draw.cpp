@@ -1,54 +1,62 @@
 // Drawing detections: masks tint their pixels only, boxes outline their edges,
 // the input is left alone, and a segmentation of the wrong size is an error.
-#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "tools/common/draw.h"
+#include <opencv2/core.hpp>
+#include <vector>
+
+#include "tools/drawing/draw_detections.h"
 
 namespace roiserve::tools {
 namespace {
 
 DetectionRecord detection_with_mask(int64_t height, int64_t width) {
-  at::Tensor mask = at::zeros({height, width}, at::kByte);
-  mask.narrow(0, 40, 10).narrow(1, 40, 10).fill_(1);
+  std::vector<uint8_t> mask(static_cast<size_t>(height * width), 0);
+  for (int64_t y = 40; y < 50; ++y) {
+    for (int64_t x = 40; x < 50; ++x) mask[static_cast<size_t>(y * width + x)] = 1;
+  }
   DetectionRecord detection;
   detection.bbox = {38, 38, 52, 52};
   detection.category_id = 1;
   detection.category = "circle";
   detection.score = 0.87;
-  detection.segmentation = eval::encode(mask);
+  detection.segmentation = eval::encode(mask.data(), height, width);
   return detection;
 }
 
+bool changed(const cv::Mat& a, const cv::Mat& b, int y, int x) {
+  return a.at<cv::Vec3b>(y, x) != b.at<cv::Vec3b>(y, x);
+}
+
 TEST(DrawDetections, TintsMasksOutlinesBoxesAndKeepsTheRest) {
-  const at::Tensor image = at::full({3, 80, 100}, 128, at::kByte);
-  const at::Tensor drawn = draw_detections(image, {detection_with_mask(80, 100)}, 0.0);
-  ASSERT_EQ(drawn.sizes(), image.sizes());
-  EXPECT_TRUE((image == 128).all().item<bool>()) << "the input must not change";
-  const auto changed = (drawn != image).any(0);
-  EXPECT_TRUE(changed[45][45].item<bool>()) << "mask pixel";
-  EXPECT_TRUE(changed[38][45].item<bool>()) << "top edge of the box";
-  EXPECT_FALSE(changed[70][90].item<bool>()) << "far from the detection";
+  const cv::Mat image(80, 100, CV_8UC3, cv::Scalar(128, 128, 128));
+  const cv::Mat drawn = draw_detections(image, {detection_with_mask(80, 100)}, 0.0);
+  ASSERT_EQ(drawn.size(), image.size());
+  ASSERT_EQ(drawn.type(), CV_8UC3);
+  EXPECT_EQ(cv::countNonZero(image.reshape(1) != 128), 0) << "the input must not change";
+  EXPECT_TRUE(changed(drawn, image, 45, 45)) << "mask pixel";
+  EXPECT_TRUE(changed(drawn, image, 38, 45)) << "top edge of the box";
+  EXPECT_FALSE(changed(drawn, image, 70, 90)) << "far from the detection";
   // Inside the mask, a blend: neither the image nor the pure class colour
-  // (class 1 is green, 180 in the green channel).
-  const int64_t green = drawn[1][45][45].item<uint8_t>();
+  // (class 1 is green, 180 in the green channel, channel 1 of RGB).
+  const int green = drawn.at<cv::Vec3b>(45, 45)[1];
   EXPECT_GT(green, 128);
   EXPECT_LT(green, 180);
 }
 
 TEST(DrawDetections, LabelsNearTheTopBorderStayInside) {
-  const at::Tensor image = at::zeros({3, 60, 60}, at::kByte);
+  const cv::Mat image = cv::Mat::zeros(60, 60, CV_8UC3);
   DetectionRecord detection = detection_with_mask(60, 60);
   detection.segmentation.reset();
   detection.bbox = {5, 0, 40, 30};
-  const at::Tensor drawn = draw_detections(image, {detection}, 0.0);
-  EXPECT_TRUE((drawn.narrow(1, 1, 10).narrow(2, 6, 20) != 0).any().item<bool>());
+  const cv::Mat drawn = draw_detections(image, {detection}, 0.0);
+  EXPECT_GT(cv::countNonZero(drawn(cv::Rect(6, 1, 20, 10)).reshape(1)), 0);
 }
 
 TEST(DrawDetections, WrongSizedSegmentationIsAnError) {
-  EXPECT_THROW(draw_detections(at::zeros({3, 40, 40}, at::kByte), {detection_with_mask(80, 100)}, 0.0),
+  EXPECT_THROW(draw_detections(cv::Mat::zeros(40, 40, CV_8UC3), {detection_with_mask(80, 100)}, 0.0),
                std::invalid_argument);
-  EXPECT_THROW(draw_detections(at::zeros({1, 40, 40}, at::kByte), {}, 0.0), std::invalid_argument);
+  EXPECT_THROW(draw_detections(cv::Mat::zeros(40, 40, CV_8UC1), {}, 0.0), std::invalid_argument);
 }
 
 }  // namespace

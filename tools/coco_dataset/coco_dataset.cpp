@@ -1,4 +1,4 @@
-#include "tools/common/coco_dataset.h"
+#include "tools/coco_dataset/coco_dataset.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "tools/common/image_io.h"
-#include "tools/common/segmentation_json.h"
+#include "tools/detection_records/segmentation_json.h"
+#include "tools/detector_io/image_tensor.h"
 
 namespace roiserve::tools {
 namespace {

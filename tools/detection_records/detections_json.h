@@ -10,17 +10,19 @@
 // Boxes are in image pixels; category_id is the model's label (1..number of
 // classes, an index into its class names plus one); a segmentation is a COCO
 // compressed RLE of the whole image, present only when masks were computed.
+//
+// Plain data and JSON only (nlohmann-json, the COCO RLE code), for programs
+// with and without LibTorch alike; records of the detector's own results are
+// made by tools/detector_io/detection_results.h.
 #include <array>
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "detector/config/model_config.h"
 #include "detector/eval/rle.h"
-#include "detector/model/detector.h"
-#include "detector/model/stage_timings.h"
 
 namespace roiserve::tools {
 
@@ -43,13 +45,6 @@ struct ImageRecord {
 // The double nearest to the shortest decimal that reads back as `value`, so
 // that the JSON says 0.93 rather than 0.9300000071525879 for a float32 score.
 double shortest_double(float value);
-
-// The record of one image's detections. Masks are binarized as the model
-// config says (probability > roi_heads.mask.threshold) and encoded without
-// building the full-size mask.
-ImageRecord make_image_record(std::string file, const detector::ImageDetections& detections,
-                              const detector::StageTimings& timings,
-                              const detector::ModelConfig& model);
 
 // nlohmann::json conversions, found by argument-dependent lookup:
 // json j = record; record = j.get<ImageRecord>(). Reading throws

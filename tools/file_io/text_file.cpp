@@ -1,4 +1,4 @@
-#include "tools/common/text_file.h"
+#include "tools/file_io/text_file.h"
 
 #include <fstream>
 #include <sstream>

@@ -1,24 +1,17 @@
 #pragma once
 // Image files to and from the detector's image tensors: [3, H, W] uint8 RGB.
+// The decoding and encoding themselves are tools/image_io/image_file.h's.
 #include <ATen/core/Tensor.h>
 
 #include <filesystem>
 #include <opencv2/core/mat.hpp>
 #include <string_view>
-#include <vector>
 
 namespace roiserve::tools {
 
-// Decodes any format OpenCV reads (JPEG, PNG, BMP, WebP, TIFF, ...) to
-// [3, H, W] uint8 RGB: grayscale is replicated, alpha dropped, deeper samples
-// scaled to 8 bits. Throws std::runtime_error "cannot read image 'path': why".
-at::Tensor read_image(const std::filesystem::path& path);
-// The same for a file's bytes in memory; throws std::runtime_error saying why.
+// decode_rgb_image and read_rgb_image as tensors; the same errors.
 at::Tensor decode_image(std::string_view bytes);
-
-// A whole file, read through stdio rather than cv::imread, which reports no
-// reason when it fails: throws std::runtime_error with strerror's words.
-std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path);
+at::Tensor read_image(const std::filesystem::path& path);
 
 // Writes a [3, H, W] uint8 RGB tensor (any device) as PNG. Throws
 // std::invalid_argument for another shape or dtype, std::runtime_error when the

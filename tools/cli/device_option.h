@@ -4,7 +4,7 @@
 // the flags are parsed (detector::resolve_device: the name, then that this
 // build and machine have the device), so a bad or missing device fails like
 // any other bad flag, before a model loads. Header-only: needs CLI11 and the
-// detector library, nothing of roiserve_tools_common.
+// detector library.
 #include <CLI/CLI.hpp>
 #include <stdexcept>
 #include <string>

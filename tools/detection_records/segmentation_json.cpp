@@ -1,4 +1,4 @@
-#include "tools/common/segmentation_json.h"
+#include "tools/detection_records/segmentation_json.h"
 
 #include <algorithm>
 #include <stdexcept>

@@ -1,6 +1,4 @@
-#include "tools/common/draw.h"
-
-#include <ATen/ATen.h>
+#include "tools/drawing/draw_detections.h"
 
 #include <algorithm>
 #include <array>
@@ -10,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "tools/common/image_io.h"
+#include "tools/image_io/image_file.h"
 
 namespace roiserve::tools {
 namespace {
@@ -72,9 +70,10 @@ void draw_box_and_label(cv::Mat& canvas, const DetectionRecord& detection, const
 
 }  // namespace
 
-at::Tensor draw_detections(const at::Tensor& image, const std::vector<DetectionRecord>& detections,
-                           double min_score) {
-  cv::Mat canvas = to_rgb_mat(image);
+cv::Mat draw_detections(const cv::Mat& image, const std::vector<DetectionRecord>& detections,
+                        double min_score) {
+  check_rgb_mat(image);
+  cv::Mat canvas = image.clone();
   for (const DetectionRecord& detection : detections) {
     if (detection.segmentation && detection.score >= min_score) {
       blend_mask(canvas, *detection.segmentation, class_color(detection.category_id));
@@ -85,7 +84,7 @@ at::Tensor draw_detections(const at::Tensor& image, const std::vector<DetectionR
       draw_box_and_label(canvas, detection, class_color(detection.category_id));
     }
   }
-  return from_rgb_mat(canvas);
+  return canvas;
 }
 
 }  // namespace roiserve::tools
