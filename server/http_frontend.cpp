@@ -1,6 +1,7 @@
 #include "server/http_frontend.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "server/exception_status.h"
@@ -46,12 +47,39 @@ std::multimap<std::string, std::string> url_query(const httplib::Request& reques
 void reply(httplib::Response& response, const HttpReply& answer) {
   response.status = answer.status;
   response.set_content(answer.body, answer.content_type.c_str());
+  for (const auto& [name, value] : answer.headers) response.set_header(name, value);
 }
 
 std::string body_error(int status, uint64_t limit) {
   if (status != 413) return "the request body could not be read (" + std::to_string(status) + ")";
   return "the request body is over this server's limit of " + std::to_string(limit) +
          " bytes (max_message_bytes)";
+}
+
+// The body whole, as it came or as multipart/form-data parts; false when
+// httplib could not read it (its status says why: 413 over the limit).
+bool read_body(const httplib::Request& request, const httplib::ContentReader& content,
+               uint64_t limit, HttpRequest& into) {
+  if (request.is_multipart_form_data()) {
+    httplib::MultipartFormData* part = nullptr;
+    return content(
+        [&](const httplib::MultipartFormData& header) {
+          part = &into.parts.emplace(header.name, header)->second;
+          return true;
+        },
+        [&](const char* data, size_t size) {
+          part->content.append(data, size);
+          return true;
+        });
+  }
+  // One allocation for a body of declared length within the limit (httplib
+  // refuses longer ones as it starts reading).
+  const uint64_t declared = std::strtoull(request.get_header_value("Content-Length").c_str(), nullptr, 10);
+  if (declared <= limit && !request.has_header("Transfer-Encoding")) into.body.reserve(declared);
+  return content([&](const char* data, size_t size) {
+    into.body.append(data, size);
+    return true;
+  });
 }
 
 }  // namespace
@@ -190,28 +218,19 @@ void HttpFrontend::serve(const Route& route, const httplib::Request& request,
     http_request.path_params[route.params[i]] = request.matches[i + 1];
   }
   if (content != nullptr) {
-    bool read;
-    if (request.is_multipart_form_data()) {
-      httplib::MultipartFormData* part = nullptr;
-      read = (*content)(
-          [&](const httplib::MultipartFormData& header) {
-            part = &http_request.parts.emplace(header.name, header)->second;
-            return true;
-          },
-          [&](const char* data, size_t size) {
-            part->content.append(data, size);
-            return true;
-          });
-    } else {
-      read = (*content)([&](const char* data, size_t size) {
-        http_request.body.append(data, size);
-        return true;
-      });
-    }
-    if (!read) {
-      const int status = response.status > 0 ? response.status : 400;
+    int failed = 0;  // httplib's status when the body could not be read
+    const grpc::Status status = guarded("while reading the request body", [&] {
+      if (!read_body(request, *content, limits_.max_message_bytes, http_request)) failed = response.status > 0 ? response.status : 400;
+      return grpc::Status::OK;
+    });
+    if (!status.ok() || failed) {
       response.set_header("Connection", "close");
-      reply(response, {status, error_body(body_error(status, limits_.max_message_bytes))});
+      reply(response, status.ok() ? HttpReply{failed, error_body(body_error(failed, limits_.max_message_bytes))}
+                                  : HttpReply::error(status));
+      log_event(spdlog::level::warn, {{"event", "http_request"}, {"route", route.name},
+                                      {"code", response.status}, {"peer", http_request.peer},
+                                      {"error", status.ok() ? body_error(failed, limits_.max_message_bytes)
+                                                            : status.error_message()}});
       return;
     }
   }

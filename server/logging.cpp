@@ -9,11 +9,17 @@ namespace {
 
 std::atomic<bool> json_format{false};
 
+// Bytes that are not UTF-8 (a client's, echoed in an error) are replaced:
+// a log line never throws.
+std::string dumped(const nlohmann::ordered_json& value) {
+  return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 std::string text_value(const nlohmann::ordered_json& value) {
-  if (!value.is_string()) return value.dump();
+  if (!value.is_string()) return dumped(value);
   const auto& text = value.get_ref<const std::string&>();
   const bool plain = !text.empty() && text.find_first_of(" \"=\n\t") == std::string::npos;
-  return plain ? text : value.dump();
+  return plain ? text : dumped(value);
 }
 
 }  // namespace
@@ -32,7 +38,7 @@ void log_event(spdlog::level::level_enum level, const nlohmann::ordered_json& fi
   if (!spdlog::should_log(level)) return;
   std::string line;
   if (json_format) {
-    const std::string object = fields.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    const std::string object = dumped(fields);
     line = object.substr(1, object.size() - 2);  // the pattern adds the braces
   } else {
     for (const auto& [key, value] : fields.items()) {

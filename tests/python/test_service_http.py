@@ -5,7 +5,9 @@ same image and options; every rejection has its HTTP status and a JSON
 {"error": ...} body, and the server answers the next valid call; bearer
 tokens, TLS and per-route metrics as on the gRPC side."""
 import base64
+import http.client
 import json
+import resource
 
 import numpy as np
 import pytest
@@ -218,6 +220,51 @@ def test_each_rejection_has_its_status_and_a_json_error_and_the_next_call_is_ser
 def test_multipart_without_an_image_part_is_refused(server):
     answer = post(server, "/v1/detect", files={"request": (None, "{}")})
     assert (answer.status_code, answer.json()) == (400, {"error": "the multipart body has no 'image' part"})
+
+
+def test_bytes_that_are_not_utf8_in_an_error_are_replaced_not_a_fault(server):
+    # The unknown model's name is echoed in the error, and the error is
+    # logged: neither the JSON body nor the log line may throw on it.
+    answer = post(server, "/v1/detect?model=%FF%FEmodel", data=png(0), headers={"Content-Type": "image/png"})
+    assert answer.status_code == 404, answer.text
+    assert "\ufffd\ufffdmodel" in answer.json()["error"]
+    assert_served_next(server)
+
+
+def virtual_memory_bytes(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    pytest.fail("no VmSize in /proc/{pid}/status")
+
+
+def test_an_allocation_that_fails_while_a_request_is_admitted_is_a_status_and_the_server_serves_on():
+    # A fault provoked for real: the server's address space is capped just
+    # above what it maps once warm, and a request declares a body that is
+    # within max_message_bytes but over that cap. Reserving the body throws
+    # std::bad_alloc, which must become RESOURCE_EXHAUSTED (429), logged
+    # once, and not take the server down.
+    with ServerProcess("--max-message-bytes", 1 << 30) as limited:
+        assert_served_next(limited)
+        pid = limited.process.pid
+        _, hard = resource.prlimit(pid, resource.RLIMIT_AS)
+        resource.prlimit(pid, resource.RLIMIT_AS, (virtual_memory_bytes(pid) + (256 << 20), hard))
+        try:
+            connection = http.client.HTTPConnection(limited.http_address, timeout=CALL_TIMEOUT_S)
+            connection.putrequest("POST", "/v1/detect")
+            connection.putheader("Content-Type", "image/png")
+            connection.putheader("Content-Length", str(768 << 20))
+            connection.endheaders(png(0)[:64])
+            answer = connection.getresponse()
+            assert answer.status == 429
+            assert json.loads(answer.read()) == {
+                "error": "the server ran out of memory while reading the request body"}
+            connection.close()
+            assert_served_next(limited)
+            assert limited.stub().Detect(detect_request(png(0)), timeout=CALL_TIMEOUT_S).detections
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_AS, (hard, hard))
+        assert limited.log().count("ran out of memory") == 1, limited.log_tail()
 
 
 # ----- tokens and TLS ---------------------------------------------------------------------------
