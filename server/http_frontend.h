@@ -52,6 +52,7 @@ struct HttpReply {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers = {};  // beside Content-Type
 
   // {"error": message} with the status of the gRPC code.
   static HttpReply error(const grpc::Status& status);

@@ -37,6 +37,8 @@ void add_flags(CLI::App& app, Flags& flags, ServerConfig& config, BatchingConfig
                  "HTTP address: /metrics, /v1 and /v2 routes, HOST:PORT; '' turns it off");
   app.add_option("--http-threads", config.http_threads,
                  "HTTP requests served at once (each holds a thread until answered)");
+  app.add_option("--ab-report", config.ab_report,
+                 "roiserve-eval report directory (or its report.html) to serve at /report/");
   app.add_option("--max-connection-age-s", config.max_connection_age_s,
                  "close connections this old, so clients spread onto new replicas (0: never)");
   app.add_option(

@@ -13,6 +13,7 @@
 #include "server/http_routes_v1.h"
 #include "server/logging.h"
 #include "server/tls_files.h"
+#include "server/web_routes.h"
 
 namespace roiserve::server {
 namespace {
@@ -85,6 +86,7 @@ void RoiServer::start() {
   if (!config_.http_listen.empty()) {
     http_ = std::make_unique<HttpFrontend>(*auth_, config_.limits, metrics_, drain_);
     add_v1_routes(*http_, *admission_);
+    add_web_routes(*http_, config_.ab_report);
     http_address_ = http_->start(config_.http_listen, config_.tls, config_.http_threads);
   }
   log_event(spdlog::level::info, {{"event", "listening"},

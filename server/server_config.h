@@ -66,6 +66,9 @@ struct ServerConfig {
   // HTTP requests served at once: each holds a pool thread until its job is
   // answered, so this bounds the HTTP side's inference in flight.
   int http_threads = 32;
+  // An offline A/B report of roiserve-eval (its --output directory, or its
+  // report.html), served at /report/ beside the comparison page; empty: none.
+  std::filesystem::path ab_report;
   int threads = 0;  // intra-op threads; 0: every core it may use (a container's CPU limit)
   // Where models run that name no device of their own (and LoadModel calls
   // that give none): cpu, cuda or cuda:N.

@@ -58,14 +58,13 @@ function authHeaders() {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-// The message of an error answer: {"error": {"message"}} or {"error": "..."},
-// {"message": "..."}, or plain text.
+// The message of an error answer: {"error": "..."} (the HTTP frontend's), or
+// plain text from whatever stands between.
 function errorMessage(status, body) {
   let message = body.trim();
   try {
     const parsed = JSON.parse(body);
-    const error = parsed.error ?? parsed;
-    message = typeof error === "string" ? error : error.message ?? message;
+    if (typeof parsed.error === "string") message = parsed.error;
   } catch (_) { /* plain text */ }
   const what = status === 401 || status === 403
     ? "The server refused the token: enter a valid one in the Token field (sent as Authorization: Bearer)."
@@ -96,10 +95,11 @@ async function loadModels() {
   return answer.models ?? [];
 }
 
-// POST /v1/compare: the image as the body, the options in the query.
+// POST /v1/compare: the image as the body, the options in the query
+// (variants as HEAD/POOLER,HEAD/POOLER, as roiserve-client's --compare).
 async function compare(image, model, variants, scoreThreshold) {
-  const query = new URLSearchParams({ model, score_threshold: String(scoreThreshold) });
-  for (const variant of variants) query.append("variant", `${variant.head}:${variant.mask_pooler}`);
+  const list = variants.map((v) => (v.mask_pooler ? `${v.head}/${v.mask_pooler}` : v.head)).join(",");
+  const query = new URLSearchParams({ model, variants: list, score_threshold: String(scoreThreshold) });
   const answer = await callApi(`/v1/compare?${query}`, {
     method: "POST",
     headers: { "Content-Type": image.type || "application/octet-stream" },
@@ -108,9 +108,11 @@ async function compare(image, model, variants, scoreThreshold) {
   return readCompare(answer);
 }
 
-// The answer of /v1/compare as the page uses it.
+// The answer of /v1/compare (tools/response_records: roiserve-detect's
+// detections JSON per variant) as the page uses it.
 function readCompare(answer) {
-  const variants = answer.variants.map((variant) => ({
+  const image = answer.images[0];
+  const variants = image.variants.map((variant) => ({
     head: variant.head,
     mask_pooler: variant.mask_pooler ?? "",
     detections: variant.detections ?? [],
@@ -120,12 +122,12 @@ function readCompare(answer) {
   }));
   return {
     model: answer.model,
-    width: answer.width,
-    height: answer.height,
-    shared: stagesInOrder(answer.shared_timings_ms ?? {}, SHARED_STAGES),
-    totalMs: answer.shared_timings_ms?.total,
+    width: image.width,
+    height: image.height,
+    shared: stagesInOrder(image.timings_ms ?? {}, SHARED_STAGES),
+    totalMs: image.timings_ms?.total,
     variants,
-    agreements: answer.agreements ?? null,
+    agreements: image.agreements ?? null,
   };
 }
 
@@ -272,18 +274,16 @@ class Panel {
     this.variant = variant;
     this.result = result;
     this.bitmap = bitmap;
-    this.scale = Math.max(1, Math.min(4, 560 / result.width));
+    this.scale = 1;
     this.masks = variant.detections.map((d) => maskCanvas(d, result.height, result.width));
     this.highlighted = -1;
     this.build(onHover);
-    this.draw();
   }
 
   build(onHover) {
     const { variant, result } = this;
     this.canvas = element("canvas", {
-      width: Math.round(result.width * this.scale), height: Math.round(result.height * this.scale),
-      role: "img", "aria-label": `${variantName(variant)}: ${variant.detections.length} detections drawn on the image`,
+      width: result.width, height: result.height, role: "img", "aria-label": `${variantName(variant)}: ${variant.detections.length} detections drawn on the image`,
     });
     this.canvas.addEventListener("mousemove", (event) => onHover(this.index, this.hit(event)));
     this.canvas.addEventListener("mouseleave", () => onHover(this.index, -1));
@@ -306,6 +306,16 @@ class Panel {
       this.canvas,
       element("figcaption", {}, count, proposals, this.note),
       element("ol", { class: "detections", "aria-label": `detections of ${variantName(variant)}` }, ...this.items));
+  }
+
+  // Draws at the canvas's size on the screen, so that labels keep their size
+  // whatever the image's; called once the panel is in the page, and on resizes.
+  fit() {
+    const shown = this.canvas.clientWidth * (window.devicePixelRatio || 1);
+    this.scale = Math.max(0.25, shown / this.result.width);
+    this.canvas.width = Math.round(this.result.width * this.scale);
+    this.canvas.height = Math.round(this.result.height * this.scale);
+    this.draw();
   }
 
   // The smallest box under the pointer, or -1.
@@ -337,10 +347,12 @@ class Panel {
   draw() {
     const context = this.canvas.getContext("2d");
     const s = this.scale;
+    const dpr = window.devicePixelRatio || 1;
     context.clearRect(0, 0, this.canvas.width, this.canvas.height);
     if (this.bitmap) context.drawImage(this.bitmap, 0, 0, this.canvas.width, this.canvas.height);
     const any = this.highlighted >= 0;
-    const order = this.variant.detections.map((_, i) => i).filter((i) => i !== this.highlighted);
+    // In increasing score, so that the confident detections' labels lie on top.
+    const order = this.variant.detections.map((_, i) => i).filter((i) => i !== this.highlighted).reverse();
     if (any) order.push(this.highlighted);
     for (const i of order) {
       const d = this.variant.detections[i];
@@ -353,16 +365,18 @@ class Panel {
       context.globalAlpha = strong || !any ? 1 : 0.35;
       const [x1, y1, x2, y2] = d.bbox.map((v) => v * s);
       context.strokeStyle = classColour(d.category_id);
-      context.lineWidth = strong ? 4 : 2;
+      context.lineWidth = (strong ? 3 : 1.5) * dpr;
       context.strokeRect(x1, y1, x2 - x1, y2 - y1);
       const label = `${d.category} ${d.score.toFixed(2)}`;
-      context.font = "bold 13px system-ui, sans-serif";
-      const textWidth = context.measureText(label).width + 6;
-      const top = y1 >= 17 ? y1 - 17 : y1;
+      const line = 15 * dpr;
+      context.font = `bold ${11 * dpr}px system-ui, sans-serif`;
+      const textWidth = context.measureText(label).width + 4 * dpr;
+      const top = y1 >= line ? y1 - line : y1;
+      const left = Math.max(0, Math.min(x1, this.canvas.width - textWidth));
       context.fillStyle = classColour(d.category_id);
-      context.fillRect(x1, top, textWidth, 17);
+      context.fillRect(left, top, textWidth, line);
       context.fillStyle = "#fff";
-      context.fillText(label, x1 + 3, top + 13);
+      context.fillText(label, left + 2 * dpr, top + 11 * dpr);
     }
     context.globalAlpha = 1;
   }
@@ -630,9 +644,10 @@ function showResult(result, bitmap) {
   state.pairings = pairAll(result.variants);
   state.panels = result.variants.map((variant, i) => new Panel(i, variant, result, bitmap, onHover));
   $("panels").replaceChildren(...state.panels.map((panel) => panel.node));
+  $("results").hidden = false;
+  for (const panel of state.panels) panel.fit();
   $("latency").replaceChildren(...latencyChart(result));
   agreementTable(result, state.pairings);
-  $("results").hidden = false;
 }
 
 function selectView(tab) {
@@ -694,6 +709,7 @@ function start() {
     renumberVariants();
   });
   $("compare-form").addEventListener("submit", runCompare);
+  window.addEventListener("resize", () => state.panels.forEach((panel) => panel.fit()));
   // A token typed after a refusal: list the models again with it.
   $("token").addEventListener("change", refreshModels);
   refreshModels();
