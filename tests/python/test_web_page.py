@@ -45,6 +45,15 @@ def server(ab_report):
     yield from serve("--max-batch-size", "1", "--ab-report", ab_report)
 
 
+# The comparison's page stays as compared for the tests that read it; the
+# other tests load pages of their own in a second browser.
+@pytest.fixture(scope="module")
+def compare_browser():
+    driver = start_browser()
+    yield driver
+    driver.quit()
+
+
 @pytest.fixture(scope="module")
 def browser():
     driver = start_browser()
@@ -111,19 +120,19 @@ def variant_label(head, pooler):
 # ----- the comparison -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def compared(server, browser, screenshots):
+def compared(server, compare_browser, screenshots):
     """The page after comparing VARIANTS on a shapes-v1 image with several
     shapes (a PNG file chosen in the file field), the gRPC Compare of the
     same, and the console."""
-    open_page(browser, server)
-    browser.find_element(By.ID, "image-file").send_keys(str(shapes_png(IMAGE)))
-    set_variants(browser, VARIANTS)
-    compare_with_enter(browser)
-    wait_for_panels(browser, len(VARIANTS))
-    console = console_errors(browser)
-    save_full_page(browser, screenshots / "compare-1280.png", DESKTOP[0])
-    save_full_page(browser, screenshots / "compare-phone.png", PHONE[0])
-    return browser, grpc_compare(server, shapes_png(IMAGE).read_bytes(), VARIANTS), console
+    open_page(compare_browser, server)
+    compare_browser.find_element(By.ID, "image-file").send_keys(str(shapes_png(IMAGE)))
+    set_variants(compare_browser, VARIANTS)
+    compare_with_enter(compare_browser)
+    wait_for_panels(compare_browser, len(VARIANTS))
+    console = console_errors(compare_browser)
+    save_full_page(compare_browser, screenshots / "compare-1280.png", DESKTOP[0])
+    save_full_page(compare_browser, screenshots / "compare-phone.png", PHONE[0])
+    return compare_browser, grpc_compare(server, shapes_png(IMAGE).read_bytes(), VARIANTS), console
 
 
 def test_one_panel_per_variant_with_the_detections_grpc_compare_returns(compared):
@@ -212,6 +221,19 @@ def test_no_errors_in_the_browser_console(compared):
 
 
 # ----- errors as messages ---------------------------------------------------------------------
+
+def test_a_dropped_file_is_the_image_compared(server, browser):
+    open_page(browser, server)
+    browser.execute_script("""const [name, bytes] = arguments;
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], name, { type: 'image/png' }));
+        document.getElementById('drop-zone').dispatchEvent(
+            new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));""",
+                           shapes_png(IMAGE).name, list(shapes_png(IMAGE).read_bytes()))
+    assert shapes_png(IMAGE).name in browser.find_element(By.ID, "image-name").text
+    browser.find_element(By.ID, "compare").click()
+    assert len(wait_for_panels(browser, 2)) == 2
+
 
 def test_a_garbage_file_shows_the_servers_error(server, browser, tmp_path):
     garbage = tmp_path / "garbage.png"
