@@ -151,13 +151,14 @@ def time_torchvision(model, images, iterations, warmup):
     return {stage: statistics.median(values) for stage, values in samples.items()}, statistics.mean(detections)
 
 
-def time_roiserve(build_dir, bundle, threads, iterations, warmup):
+def time_roiserve(build_dir, bundle, threads, iterations, warmup, precision="fp32"):
     """The same for roiserve, timed by roiserve_detector_bench."""
     with tempfile.TemporaryDirectory() as directory:
         output = Path(directory) / "bench.json"
         subprocess.run([str(build_dir / "benchmarks" / "roiserve_detector_bench"), "--model", str(bundle),
                         "--size", str(SIZE), "--inputs", str(INPUTS), "--iterations", str(iterations), "--warmup",
-                        str(warmup), "--threads", str(threads), "--heads", "roi_align", "--json", str(output)],
+                        str(warmup), "--threads", str(threads), "--heads", "roi_align", "--precision", precision,
+                        "--json", str(output)],
                        check=True, stdout=subprocess.DEVNULL)
         runs = json.loads(output.read_text())["runs"]
     run = runs[0]  # with masks where the model has them

@@ -7,6 +7,7 @@
 // runs it on a GPU: the weights move there once, the inputs stay on the CPU
 // (each forward uploads its image and downloads its detections, as a server
 // does), and every stage's time ends with a synchronisation of the GPU.
+// --precision fp32|bf16 picks the serving arithmetic (default: the model's).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <sys/resource.h>
@@ -22,6 +23,7 @@
 #include "detector/bundle/model_bundle.h"
 #include "detector/data/shapes_dataset.h"
 #include "tools/cli/device_option.h"
+#include "tools/cli/precision_option.h"
 
 namespace {
 
@@ -74,7 +76,7 @@ struct Run {
 
 int main(int argc, char** argv) {
   CLI::App app{"Per-stage latency of a roiserve detector on square inputs"};
-  std::string model_dir, config_file, json_path, device_name = "cpu";
+  std::string model_dir, config_file, json_path, device_name = "cpu", precision_name;
   std::vector<std::string> heads;
   int64_t size = 320, input_count = 8, iterations = 20, warmup = 3;
   double score_threshold = -1;
@@ -97,6 +99,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "intra-op threads (default: all cores)")
       ->check(CLI::PositiveNumber);
   roiserve::tools::add_device_option(app, device_name);
+  roiserve::tools::add_precision_option(app, precision_name);
   app.add_option("--json", json_path, "also write the medians as JSON");
   CLI11_PARSE(app, argc, argv);
   if (model_dir.empty() && config_file.empty()) {
@@ -118,6 +121,8 @@ int main(int argc, char** argv) {
       return 2;
     }
     model->to(resolve_device(device_name));
+    const PrecisionChoice precision =
+        roiserve::tools::prepare_precision(*model, precision_name, "roiserve_detector_bench");
     if (heads.empty()) heads = model->box_head_names();
     const std::vector<at::Tensor> inputs = square_inputs(input_count, size);
 
@@ -144,8 +149,9 @@ int main(int argc, char** argv) {
       }
     }
 
-    std::printf("%s on %s, %ldx%ld inputs, %d threads, median of %ld runs (ms)\n\n| stage |",
+    std::printf("%s on %s in %s, %ldx%ld inputs, %d threads, median of %ld runs (ms)\n\n| stage |",
                 model->config().name.c_str(), model->device().str().c_str(),
+                roiserve::detector::precision_name(precision.effective).c_str(),
                 static_cast<long>(size), static_cast<long>(size), at::get_num_threads(),
                 static_cast<long>(iterations));
     for (const Run& run : runs) std::printf(" %s |", run.name.c_str());
@@ -171,6 +177,7 @@ int main(int argc, char** argv) {
     if (!json_path.empty()) {
       nlohmann::json report = {{"model", model->config().name},
                                {"device", model->device().str()},
+                               {"precision", roiserve::detector::precision_name(precision.effective)},
                                {"size", size},
                                {"threads", at::get_num_threads()},
                                {"iterations", iterations},

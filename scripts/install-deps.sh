@@ -19,7 +19,7 @@ build_packages=(
 test_packages=(
   python3-torch python3-torchvision python3-numpy python3-pil python3-yaml python3-pytest
   python3-pytest-xdist python3-venv python3-cryptography openssl chromium chromium-driver
-  python3-urllib3 python3-certifi python3-idna python3-sortedcontainers)
+  python3-urllib3 python3-certifi python3-idna python3-sortedcontainers python3-packaging)
 # libFuzzer, the sanitizer runtimes and clang's OpenMP.
 clang_packages=(clang-14 libclang-rt-14-dev libomp-14-dev)
 
@@ -34,17 +34,28 @@ esac
 
 # The test references from PyPI live in .venv-test, a venv of Debian's python3
 # that also sees its torch, torchvision and numpy (the two Pythons never mix):
-# pycocotools, the gRPC client side the service tests drive the server with, and
-# Selenium with its dependencies (it drives chromium for the web page's tests).
+# pycocotools, the gRPC client side the service tests drive the server with,
+# Selenium with its dependencies (it drives chromium for the web page's tests),
+# and ONNX Runtime for benchmarks/compare_onnxruntime.py (at import it needs
+# numpy and packaging, Debian's, and protobuf, above; not its other declared
+# dependencies).
+# tritonclient's gRPC and HTTP clients drive the Open Inference Protocol's
+# tests; 2.58 runs on the protobuf and grpcio above (2.73 needs protobuf 6);
+# its HTTP client imports python-rapidjson and geventhttpclient, and
+# that gevent (greenlet, zope.event, zope.interface), brotli and certifi
+# (Debian's); its declared urllib3 >= 2 is never imported.
 test_venv_packages=(
   pycocotools==2.0.8 protobuf==5.29.3 grpcio==1.68.1 grpcio-tools==1.68.1
   grpcio-health-checking==1.68.1 grpcio-reflection==1.68.1
   selenium==4.27.1 trio==0.35.0 trio-websocket==0.12.2 outcome==1.3.0.post0 sniffio==1.3.1
   attrs==26.1.0 wsproto==1.3.2 h11==0.16.0 websocket-client==1.9.2 typing_extensions==4.16.0
-  PySocks==1.7.1)
+  PySocks==1.7.1 onnxruntime==1.32.0
+  tritonclient==2.58.0 python-rapidjson==1.25 geventhttpclient==2.6.1 gevent==26.9.0
+  greenlet==3.2.4 zope.event==6.2 zope.interface==8.7 brotli==1.2.1)
 make_test_venv() {
-  if ! .venv-test/bin/python -c 'import pycocotools, grpc_tools, grpc_health, grpc_reflection, selenium' \
-      2>/dev/null; then
+  local modules=pycocotools,grpc_tools,grpc_health,grpc_reflection,selenium,onnxruntime
+  modules+=,tritonclient.grpc,tritonclient.http
+  if ! .venv-test/bin/python -c "import ${modules}" 2>/dev/null; then
     echo "install-deps: setting up .venv-test (${test_venv_packages[*]} from PyPI)"
     [[ -x .venv-test/bin/python ]] || /usr/bin/python3 -m venv --system-site-packages .venv-test
     # --no-deps: numpy stays Debian's (1.24), which torch 1.13 was built for.

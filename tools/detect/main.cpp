@@ -12,6 +12,7 @@
 
 #include "detector/bundle/model_bundle.h"
 #include "tools/cli/device_option.h"
+#include "tools/cli/precision_option.h"
 #include "tools/detector_io/detection_results.h"
 #include "tools/detector_io/image_tensor.h"
 #include "tools/drawing/draw_detections.h"
@@ -35,7 +36,7 @@ std::filesystem::path drawing_path(const std::filesystem::path& dir, const std::
 
 int main(int argc, char** argv) {
   CLI::App app{"Detect objects in images with a roiserve model bundle"};
-  std::string model_dir, json_path, draw_dir, device_name = "cpu";
+  std::string model_dir, json_path, draw_dir, device_name = "cpu", precision;
   detector::HeadRequest request;
   bool no_masks = false;
   double score_threshold = -1, nms_iou = -1;
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-detections", max_detections, "detections per image at most")
       ->check(CLI::PositiveNumber);
   tools::add_device_option(app, device_name);
+  tools::add_precision_option(app, precision);
   app.add_option("--threads", threads, "intra-op threads (default: all cores)")
       ->check(CLI::PositiveNumber);
   app.add_option("--draw", draw_dir, "write an annotated PNG per image into this directory");
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
     detector::Detector model = detector::load_bundle(model_dir);
     model->check_request(request);
     model->to(device);
+    tools::prepare_precision(*model, precision, "roiserve-detect");
     // Every image is decoded before any work, so a bad file fails the run at once.
     std::vector<at::Tensor> decoded;
     for (const std::string& file : images) decoded.push_back(tools::read_image(file));

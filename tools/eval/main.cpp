@@ -14,8 +14,9 @@
 
 #include "detector/bundle/model_bundle.h"
 #include "detector/data/shapes_labelled.h"
-#include "tools/cli/device_option.h"
 #include "tools/coco_dataset/coco_dataset.h"
+#include "tools/cli/device_option.h"
+#include "tools/cli/precision_option.h"
 #include "tools/eval/comparison_report.h"
 #include "tools/eval/head_comparison.h"
 
@@ -41,7 +42,7 @@ void print_summary(const tools::HeadComparison& comparison) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Evaluate (and A/B-compare the heads of) a roiserve model bundle with COCO AP"};
-  std::string model_dir, output_dir, device_name = "cpu", coco_annotations, coco_images;
+  std::string model_dir, output_dir, device_name = "cpu", precision, coco_annotations, coco_images;
   tools::ComparisonOptions options;
   bool no_masks = false, write_results = false;
   uint64_t shapes_seed = detector::kShapesValidationSeed;
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
                  "detections scoring below take no part in the agreement")
       ->check(CLI::Range(0.0, 1.0));
   tools::add_device_option(app, device_name);
+  tools::add_precision_option(app, precision);
   app.add_option("--threads", threads, "intra-op threads (default: all cores)")
       ->check(CLI::PositiveNumber);
   app.add_option("--output", output_dir, "report directory")->required();
@@ -86,6 +88,7 @@ int main(int argc, char** argv) {
     options.masks = !no_masks;
     detector::Detector model = detector::load_bundle(model_dir);
     model->to(device);
+    tools::prepare_precision(*model, precision, "roiserve-eval");
 
     std::unique_ptr<detector::LabelledDataset> data;
     std::string description;
