@@ -81,7 +81,8 @@ grpc::ServerUnaryReactor* AdminService::LoadModel(grpc::CallbackServerContext* c
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "LoadModel needs a bundle path");
     }
     // An empty device is the server's (ModelRepository::build).
-    ModelEntry entry{request->name(), request->path(), config_.batching, request->device()};
+    ModelEntry entry{request->name(), request->path(), config_.batching, request->device(),
+                     request->precision()};
     if (request->has_batching()) {
       entry.batching.max_batch_size = request->batching().max_batch_size();
       entry.batching.max_queue_delay_ms = request->batching().max_queue_delay_ms();
@@ -107,7 +108,7 @@ grpc::ServerUnaryReactor* AdminService::ReloadModel(grpc::CallbackServerContext*
     const Clock::time_point start = Clock::now();
     std::shared_ptr<ServedModel> model;
     const grpc::Status status =
-        models_.reload(request->name(), request->path(), std::nullopt, "", model);
+        models_.reload(request->name(), request->path(), std::nullopt, "", "", model);
     if (status.ok()) describe(*model, milliseconds_since(start), response);
     return status;
   });

@@ -46,6 +46,9 @@ void add_flags(CLI::App& app, Flags& flags, ServerConfig& config, BatchingConfig
       "intra-op threads (default: every core the process may use, within a container's CPU limit)");
   app.add_option("--device", config.device,
                  "cpu, cuda or cuda:N: where the models run (every model; default: cpu)");
+  app.add_option("--precision", config.precision,
+                 "fp32 or bf16: the arithmetic the models serve in (every model; default: each "
+                 "model's model.yaml); bf16 runs fp32 on a CPU without native bf16");
   app.add_option("--default-model", config.default_model,
                  "the model requests with no model name go to");
   app.add_option("--max-batch-size", batching.max_batch_size,
@@ -96,15 +99,17 @@ ServerConfig build_config(int argc, char** argv, CLI::App& app) {
   overlay.parse(argc, argv);
   if (!given.models.empty()) config.models.clear();
   for (const std::string& path : given.models) {
-    config.models.push_back({"", path, config.batching, config.device});
+    config.models.push_back({"", path, config.batching, config.device, config.precision});
   }
   if (config.models.empty()) {
-    config.models.push_back({"", "models/shapes-v1", config.batching, config.device});
+    config.models.push_back(
+        {"", "models/shapes-v1", config.batching, config.device, config.precision});
   }
   for (ModelEntry& model : config.models) {
     // --device moves every model; without it a model keeps its own device,
     // or takes the config's.
     if (overlay.count("--device") || model.device.empty()) model.device = config.device;
+    if (overlay.count("--precision") || model.precision.empty()) model.precision = config.precision;
     if (overlay.count("--max-batch-size")) model.batching.max_batch_size = batching.max_batch_size;
     if (overlay.count("--max-queue-delay-ms"))
       model.batching.max_queue_delay_ms = batching.max_queue_delay_ms;

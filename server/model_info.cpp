@@ -57,6 +57,10 @@ void fill_model_info(ServedModel& model, const LimitsConfig& limits, v1::ModelIn
   info->mutable_batching()->set_max_queue_delay_ms(batching.max_queue_delay_ms);
   info->mutable_batching()->set_max_queue_size(static_cast<uint32_t>(batching.max_queue_size));
   info->set_device(model.device().str());
+  if (const auto& precision = model.detector().precision()) {
+    info->set_precision(detector::precision_name(precision->effective));
+    info->set_requested_precision(detector::precision_name(precision->requested));
+  }
 }
 
 }  // namespace roiserve::server

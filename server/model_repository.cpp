@@ -8,6 +8,8 @@
 
 #include "detector/bundle/model_bundle.h"
 #include "detector/model/device.h"
+#include "detector/model/precision.h"
+#include "server/logging.h"
 
 namespace roiserve::server {
 namespace {
@@ -39,6 +41,12 @@ void warm_up(detector::DetectorImpl& detector) {
                                "' and the mask poolers: " + detector::error_message(error));
     }
   }
+}
+
+// What a reload without a precision keeps: what the model was asked to run in.
+std::string old_precision(const ServedModel& model) {
+  const auto& precision = model.detector().precision();
+  return precision ? detector::precision_name(precision->requested) : "";
 }
 
 RunnerHooks runner_hooks(const std::string& model, const DeviceLostHandler& on_device_lost) {
@@ -84,11 +92,25 @@ ModelRepository::ModelRepository(const ServerConfig& config, ServerMetrics& metr
 grpc::Status ModelRepository::build(const ModelEntry& entry,
                                     std::shared_ptr<ServedModel>& model) const {
   const std::string& device_name = entry.device.empty() ? config_.device : entry.device;
+  const std::string& precision_name =
+      entry.precision.empty() ? config_.precision : entry.precision;
   detector::Detector detector{nullptr};
   try {
     const c10::Device device = detector::resolve_device(device_name);
     detector = detector::load_bundle(entry.path);
     detector->to(device);  // the weights move once, here
+    // ... and are prepared for serving once (BatchNorm folded, channels-last, the precision).
+    const detector::PrecisionChoice precision =
+        detector->prepare(precision_name.empty() ? detector->config().precision
+                                                 : detector::parse_precision(precision_name));
+    if (!precision.fallback_reason.empty()) {
+      log_event(spdlog::level::warn,
+                {{"event", "precision_fallback"},
+                 {"path", entry.path.string()},
+                 {"requested", detector::precision_name(precision.requested)},
+                 {"precision", detector::precision_name(precision.effective)},
+                 {"reason", precision.fallback_reason}});
+    }
     warm_up(*detector);
   } catch (const std::exception& error) {
     // A device without room for the model is a resource, not the bundle, at fault.
@@ -151,7 +173,7 @@ grpc::Status ModelRepository::load(const ModelEntry& entry, std::shared_ptr<Serv
 
 grpc::Status ModelRepository::reload(const std::string& name, const std::filesystem::path& path,
                                      const std::optional<BatchingConfig>& batching,
-                                     const std::string& device,
+                                     const std::string& device, const std::string& precision,
                                      std::shared_ptr<ServedModel>& loaded) {
   std::lock_guard<std::mutex> admin(admin_mutex_);
   std::shared_ptr<ServedModel> old;
@@ -159,7 +181,8 @@ grpc::Status ModelRepository::reload(const std::string& name, const std::filesys
   if (!status.ok()) return status;
   const ModelEntry entry{old->name(), path.empty() ? old->path() : path,
                          batching.value_or(old->scheduler().config()),
-                         device.empty() ? old->device().str() : device};
+                         device.empty() ? old->device().str() : device,
+                         precision.empty() ? old_precision(*old) : precision};
   std::shared_ptr<ServedModel> model;
   status = build(entry, model);
   if (!status.ok()) return status;

@@ -65,12 +65,12 @@ class ModelRepository {
   // ALREADY_EXISTS when the name is taken, INVALID_ARGUMENT when the bundle
   // does not load. The model serves once this returns OK.
   grpc::Status load(const ModelEntry& entry, std::shared_ptr<ServedModel>& loaded);
-  // Loads the model's bundle again (from `path` when given, with `batching`
-  // and on `device` when given, else as before) while the old one serves,
-  // switches, then lets the old one finish what it admitted.
+  // Loads the model's bundle again (from `path` when given, with `batching`,
+  // on `device` and in `precision` when given, else as before) while the old
+  // one serves, switches, then lets the old one finish what it admitted.
   grpc::Status reload(const std::string& name, const std::filesystem::path& path,
                       const std::optional<BatchingConfig>& batching, const std::string& device,
-                      std::shared_ptr<ServedModel>& loaded);
+                      const std::string& precision, std::shared_ptr<ServedModel>& loaded);
   // Stops admitting for the model, finishes what it admitted, unloads it.
   // FAILED_PRECONDITION for the default model.
   grpc::Status unload(const std::string& name);

@@ -128,8 +128,11 @@ void RoiServer::apply_models(const std::vector<ModelEntry>& models) {
     std::shared_ptr<ServedModel> model;
     const bool serving = status.ok() && models_->find(name, model).ok();
     if (status.ok()) {
-      status = serving ? models_->reload(name, entry.path, entry.batching, entry.device, model)
-                       : models_->load({name, entry.path, entry.batching, entry.device}, model);
+      status = serving ? models_->reload(name, entry.path, entry.batching, entry.device,
+                                         entry.precision, model)
+                       : models_->load(
+                             {name, entry.path, entry.batching, entry.device, entry.precision},
+                             model);
     }
     listed.insert(name);
     log_event(status.ok() ? spdlog::level::info : spdlog::level::err,

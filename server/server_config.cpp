@@ -7,6 +7,7 @@
 
 #include "detector/config/yaml_reader.h"
 #include "detector/model/device.h"
+#include "detector/model/precision.h"
 
 namespace roiserve::server {
 namespace {
@@ -39,6 +40,7 @@ void read_models(const YAML::Node& node, const std::filesystem::path& base,
     reader.read("name", entry.name);
     reader.read("path", path);
     reader.read("device", entry.device);
+    reader.read("precision", entry.precision);
     read_batching(MappingReader(reader.child("batching"), where + ".batching"), entry.batching);
     reader.reject_unknown_keys();
     if (path.empty()) throw std::invalid_argument("'" + where + ".path' is required");
@@ -51,6 +53,15 @@ void read_models(const YAML::Node& node, const std::filesystem::path& base,
 void check_device(const std::string& where, const std::string& device) {
   try {
     detector::resolve_device(device);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(where + ": " + error.what());
+  }
+}
+
+void check_precision(const std::string& where, const std::string& precision) {
+  if (precision.empty()) return;
+  try {
+    detector::parse_precision(precision);
   } catch (const std::invalid_argument& error) {
     throw std::invalid_argument(where + ": " + error.what());
   }
@@ -85,6 +96,7 @@ ServerConfig read_server_config(const std::filesystem::path& file) {
     reader.read("max_connection_age_grace_s", config.max_connection_age_grace_s);
     reader.read("threads", config.threads);
     reader.read("device", config.device);
+    reader.read("precision", config.precision);
     reader.read("default_model", config.default_model);
     reader.read("shutdown_delay_s", config.shutdown_delay_s);
     reader.read("shutdown_grace_s", config.shutdown_grace_s);
@@ -182,8 +194,10 @@ void validate_server_config(const ServerConfig& config) {
     throw std::invalid_argument("'log_format' must be text or json");
   }
   check_device("'device'", config.device);
+  check_precision("'precision'", config.precision);
   for (const ModelEntry& model : config.models) {
     if (!model.device.empty()) check_device("the device of " + model.path.string(), model.device);
+    check_precision("the precision of " + model.path.string(), model.precision);
   }
 }
 

@@ -23,6 +23,9 @@ struct ModelEntry {
   BatchingConfig batching;
   // cpu, cuda or cuda:N; empty: the server's `device`.
   std::string device;
+  // fp32 or bf16; empty: the server's `precision`, else the bundle's own
+  // (model.yaml's `precision`).
+  std::string precision;
 };
 
 struct LimitsConfig {
@@ -73,6 +76,9 @@ struct ServerConfig {
   // Where models run that name no device of their own (and LoadModel calls
   // that give none): cpu, cuda or cuda:N.
   std::string device = "cpu";
+  // The arithmetic of models that name none of their own (and LoadModel calls
+  // that give none): fp32 or bf16; empty: each bundle's model.yaml default.
+  std::string precision;
   std::vector<ModelEntry> models;
   BatchingConfig batching;    // of models that set none of their own
   std::string default_model;  // empty: the first model

@@ -280,6 +280,8 @@ def test_the_report_view_shows_the_roiserve_eval_report(server, browser, ab_repo
     assert status == 200 and body == (ab_report / "report.html").read_bytes()
     assert http_get(server, "/report/pr_bbox.png")[2] == (ab_report / "pr_bbox.png").read_bytes()
     assert http_get(server, "/report/../server.log")[0] in (400, 404)
+    status, headers, _ = http_get(server, "/report")
+    assert (status, headers["Location"]) == (301, "/report/"), "report.html links its plots relatively"
 
 
 def test_a_missing_report_stops_the_server_at_start_naming_it(tmp_path):
@@ -321,6 +323,8 @@ def test_with_auth_the_page_loads_freely_and_asks_for_the_token(auth_server, bro
     for path in STATIC_FILES:
         assert http_get(auth_server, path)[0] == 200, path
     assert http_get(auth_server, "/v1/models")[0] == 401
+    status, _, body = http_get(auth_server, "/report/")
+    assert status == 404 and b"--ab-report DIR" in body, "a server given no report says how to give one"
     browser.get(page_url(auth_server))
     assert "token" in wait_for_error(browser).lower()
     token = browser.find_element(By.ID, "token")
