@@ -48,19 +48,40 @@ PreparedConv::PreparedConv(const torch::nn::Conv2dImpl& conv, c10::ScalarType dt
   bias_ = bias.to(dtype);
 }
 
+// A transposed convolution whose kernel equals its stride (Mask R-CNN's 2 x 2,
+// stride 2 upsampling) writes each output pixel from one input pixel: a 1 x 1
+// convolution to out x k x k channels, then a pixel shuffle. Prepared that way
+// because it is one GEMM, and because LibTorch 1.13's oneDNN path runs a
+// bfloat16 transposed convolution as a plain strided one (a 14 x 14 input
+// gave 7 x 7).
 PreparedConv::PreparedConv(const torch::nn::ConvTranspose2dImpl& conv, c10::ScalarType dtype)
-    : weight_(conv.weight.detach().to(dtype).contiguous(at::MemoryFormat::ChannelsLast)),
-      bias_(conv.bias.detach().to(dtype)),
-      stride_(to_vector(conv.options.stride())),
-      padding_(explicit_padding(conv.options.padding())),
-      dilation_(to_vector(conv.options.dilation())),
-      output_padding_(to_vector(conv.options.output_padding())),
-      groups_(conv.options.groups()),
-      transposed_(true) {}
+    : stride_{1, 1}, padding_{0, 0}, dilation_{1, 1} {
+  const at::Tensor weight = conv.weight.detach();  // [in, out, k, k]
+  const int64_t kernel = weight.size(2);
+  const std::vector<int64_t> stride = to_vector(conv.options.stride());
+  const std::vector<int64_t> padding = explicit_padding(conv.options.padding());
+  const std::vector<int64_t> output_padding = to_vector(conv.options.output_padding());
+  const std::vector<int64_t> dilation = to_vector(conv.options.dilation());
+  if (weight.size(3) != kernel || stride != std::vector<int64_t>{kernel, kernel} ||
+      padding != std::vector<int64_t>{0, 0} || output_padding != std::vector<int64_t>{0, 0} ||
+      dilation != std::vector<int64_t>{1, 1} || conv.options.groups() != 1) {
+    throw std::invalid_argument(
+        "a prepared transposed convolution needs a square kernel equal to its stride, no "
+        "padding, dilation or groups");
+  }
+  weight_ = weight.permute({1, 2, 3, 0})
+                .reshape({-1, weight.size(0), 1, 1})
+                .to(dtype)
+                .contiguous(at::MemoryFormat::ChannelsLast);
+  bias_ = conv.bias.detach().repeat_interleave(kernel * kernel).to(dtype);
+  pixel_shuffle_ = kernel;
+}
 
 at::Tensor PreparedConv::operator()(const at::Tensor& input) const {
-  return at::convolution(input, weight_, bias_, stride_, padding_, dilation_, transposed_,
-                         transposed_ ? output_padding_ : std::vector<int64_t>{0, 0}, groups_);
+  const at::Tensor output =
+      at::convolution(input, weight_, bias_, stride_, padding_, dilation_, /*transposed=*/false,
+                      {0, 0}, groups_);
+  return pixel_shuffle_ > 1 ? at::pixel_shuffle(output, pixel_shuffle_) : output;
 }
 
 at::Tensor to_prepared_layout(const at::Tensor& input, c10::ScalarType dtype) {

@@ -22,6 +22,7 @@ class PreparedConv {
   // norm: the BatchNorm applied to the convolution's output, folded in.
   PreparedConv(const torch::nn::Conv2dImpl& conv, c10::ScalarType dtype,
                const BatchNorm2dImpl* norm = nullptr);
+  // Kernel equal to stride, no padding (what Mask R-CNN upsamples with).
   PreparedConv(const torch::nn::ConvTranspose2dImpl& conv, c10::ScalarType dtype);
 
   at::Tensor operator()(const at::Tensor& input) const;
@@ -32,9 +33,8 @@ class PreparedConv {
   std::vector<int64_t> stride_;
   std::vector<int64_t> padding_;
   std::vector<int64_t> dilation_;
-  std::vector<int64_t> output_padding_;
   int64_t groups_ = 1;
-  bool transposed_ = false;
+  int64_t pixel_shuffle_ = 1;  // > 1: a transposed convolution, as a 1 x 1 one and a shuffle
 };
 
 // A feature map as prepared layers read it: `dtype`, channels-last.
