@@ -1,17 +1,11 @@
 #include "server/admin_service.h"
 
 #include "server/call_context.h"
+#include "server/clock.h"
 #include "server/logging.h"
 #include "server/model_info.h"
 
 namespace roiserve::server {
-namespace {
-
-double milliseconds_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-}  // namespace
 
 AdminService::AdminService(ModelRepository& models, const TokenAuthenticator& auth,
                            const ServerConfig& config, ServerMetrics& metrics, DrainGate& drain)

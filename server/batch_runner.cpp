@@ -8,25 +8,11 @@
 #include <stdexcept>
 
 #include "detector/model/device.h"
+#include "server/clock.h"
+#include "server/variant_lists.h"
 
 namespace roiserve::server {
 namespace {
-
-double milliseconds_between(Clock::time_point from, Clock::time_point to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
-}
-
-// The key of a job's variant list: jobs with equal keys run their heads together.
-std::string variants_key(const InferenceJob& job) {
-  std::string key;
-  for (const detector::HeadRequest& variant : job.variants) {
-    key += variant.box_head + '\x1f' + variant.mask_pooler + '\x1f' + (variant.masks ? "m" : "-") +
-           '\x1f' + (variant.score_threshold ? std::to_string(*variant.score_threshold) : "") +
-           '\x1f' + (variant.nms_iou ? std::to_string(*variant.nms_iou) : "") + '\x1f' +
-           (variant.max_detections ? std::to_string(*variant.max_detections) : "") + '\x1e';
-  }
-  return key;
-}
 
 // Images [start, start + count) of the shared stages, as views.
 detector::SharedStages slice_shared(const detector::SharedStages& shared, int64_t start,
@@ -142,7 +128,7 @@ void BatchRunner::infer(std::vector<Prepared>& jobs) {
   // Jobs with equal variants next to each other, so each group's slice of
   // the batch is contiguous.
   std::stable_sort(jobs.begin(), jobs.end(), [](const Prepared& a, const Prepared& b) {
-    return variants_key(*a.job) < variants_key(*b.job);
+    return variants_before(a.job->variants, b.job->variants);
   });
   // Decoded on the CPU; run_shared moves them to the model's device and
   // run_head brings the detections back.
@@ -152,8 +138,9 @@ void BatchRunner::infer(std::vector<Prepared>& jobs) {
 
   for (size_t start = 0; start < jobs.size();) {
     size_t end = start + 1;
-    const std::string key = variants_key(*jobs[start].job);
-    while (end < jobs.size() && variants_key(*jobs[end].job) == key) ++end;
+    while (end < jobs.size() && same_variants(jobs[end].job->variants, jobs[start].job->variants)) {
+      ++end;
+    }
     const detector::SharedStages group =
         slice_shared(shared, static_cast<int64_t>(start), static_cast<int64_t>(end - start));
     std::vector<std::string> fingerprints;

@@ -6,7 +6,6 @@
 #include <grpcpp/support/status.h>
 
 #include <atomic>
-#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -14,11 +13,10 @@
 
 #include "detector/model/detector.h"
 #include "detector/model/stage_timings.h"
+#include "server/clock.h"
 #include "server/image_decoding.h"
 
 namespace roiserve::server {
-
-using Clock = std::chrono::steady_clock;
 
 // The request's image, still encoded (or raw): decoding happens on the
 // model's worker. The bytes belong to the request message, which outlives

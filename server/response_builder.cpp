@@ -6,6 +6,7 @@
 
 #include "detector/eval/agreement.h"
 #include "detector/eval/rle.h"
+#include "server/clock.h"
 #include "tools/detector_io/detection_results.h"
 
 namespace roiserve::server {
@@ -94,8 +95,7 @@ void fill_compare_response(const JobOutcome& outcome, const ResolvedOptions& opt
     const Clock::time_point encode_start = Clock::now();
     add_detections(result.detections, model, options.mask_format, output->mutable_detections());
     detector::StageTimings timings = result.timings;
-    timings.add("encode",
-                std::chrono::duration<double, std::milli>(Clock::now() - encode_start).count());
+    timings.add("encode", milliseconds_since(encode_start));
     add_latencies(timings, output->mutable_latency());
     output->set_num_proposals(static_cast<uint32_t>(result.num_proposals));
     output->set_proposals_fingerprint(result.proposals_fingerprint);

@@ -312,6 +312,38 @@ def test_batched_results_equal_roiserve_detect_within_rounding(batched):
             assert union == 0 or np.logical_and(*masks).sum() / union >= MIN_MASK_IOU
 
 
+def test_requests_of_one_batch_each_run_with_their_own_score_threshold():
+    """Two requests batched together whose score thresholds print alike to six
+    decimals (the batch's old grouping key rounded them together, and both ran
+    with the first one's): one just below a detection's score keeps it, one at
+    the score drops it."""
+    image = shapes_png(0).read_bytes()
+    options = dict(head="roi_align", mask_format=pb.MASK_FORMAT_NONE)
+    with ServerProcess("--max-batch-size", "2", "--max-queue-delay-ms", "2000") as server:
+        def batch_of_two(first_threshold, second_threshold):
+            requests = [detect_request(image, score_threshold=threshold, **options)
+                        for threshold in (first_threshold, second_threshold)]
+            calls = [server.stub().Detect.future(request, timeout=CALL_TIMEOUT_S) for request in requests]
+            responses = [call.result() for call in calls]
+            assert [response.batch_size for response in responses] == [2, 2]
+            return [[detection.score for detection in response.detections] for response in responses]
+
+        # The reference is computed as the pair below will be: batched with
+        # another image, its head run on its image alone.
+        reference, _ = batch_of_two(0.0, 0.5)
+        # Scores are float32, compared with the threshold in float32: the float
+        # just below a score keeps it, the score itself does not.
+        straddled = [(score, float(np.nextafter(np.float32(score), np.float32(0)))) for score in reference]
+        pair = next(((score, below) for score, below in straddled if f"{score:.6f}" == f"{below:.6f}"), None)
+        assert pair, f"no score to put two thresholds around: {reference}"
+        score, below = pair
+        for first, second in ((below, score), (score, below)):
+            scores = dict(zip((first, second), batch_of_two(first, second)))
+            assert scores[below].count(score) == reference.count(score) >= 1, (below, scores[below])
+            assert score not in scores[score], (score, scores[score])
+            assert len(scores[below]) == len(scores[score]) + reference.count(score)
+
+
 # ----- startup failures -------------------------------------------------------------------
 
 def test_a_setting_out_of_range_exits_2_naming_it():

@@ -1,13 +1,18 @@
 // The batch runner with the shipped model (models/shapes-v1): a request whose
 // model run throws fails alone while the rest of its batch is served, a
 // request found dead after decoding never reaches the model, an
-// out-of-memory is RESOURCE_EXHAUSTED, and a device that stops answering
-// fails its batch and every later one UNAVAILABLE and is reported once.
+// out-of-memory is RESOURCE_EXHAUSTED, a device that stops answering fails
+// its batch and every later one UNAVAILABLE and is reported once, and jobs of
+// one batch run with their own options.
 #include <c10/util/Exception.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "detector/bundle/model_bundle.h"
 #include "detector/data/shapes_dataset.h"
@@ -87,6 +92,60 @@ TEST(BatchRunner, ARequestWhoseModelRunThrowsFailsAloneAndTheRestOfItsBatchIsSer
   runner.run(alone);
   ASSERT_TRUE(first_alone.outcome->status.ok());
   EXPECT_TRUE(at::equal(boxes_of(first), boxes_of(first_alone)));
+}
+
+std::vector<float> scores_of(const RecordedJob& recorded) {
+  const at::Tensor scores = recorded.outcome->variants.at(0).detections.scores.contiguous();
+  return {scores.data_ptr<float>(), scores.data_ptr<float>() + scores.numel()};
+}
+
+// Two jobs in one batch whose score thresholds print alike to six decimals
+// (the batch's old grouping key), one just below a detection's score and one
+// at it: each runs with its own, so only the first keeps that detection.
+TEST(BatchRunner, JobsWhoseThresholdsDifferBeyondSixDecimalsRunWithTheirOwn) {
+  BatchRunner runner = shipped_model_runner();
+  const RawImage image(0);
+  // The reference runs as the jobs below will: in a batch of two, its head on
+  // its own image (a batch's convolutions and a head's matrix products may
+  // round differently for another number of images).
+  RecordedJob reference(image, "roi_align"), other(image, "roi_align");
+  reference.job->variants[0].score_threshold = 0.0;
+  other.job->variants[0].score_threshold = 0.5;
+  JobBatch pair{reference.job, other.job};
+  runner.run(pair);
+  ASSERT_TRUE(reference.outcome->status.ok());
+  // The detector compares float32 scores with the threshold in float32: the
+  // float just below a score keeps it, the score itself does not.
+  std::optional<float> score, below;
+  for (const float candidate : scores_of(reference)) {
+    const float next_below = std::nextafter(candidate, 0.0f);
+    if (std::to_string(double{next_below}) == std::to_string(double{candidate})) {
+      score = candidate;
+      below = next_below;
+      break;
+    }
+  }
+  ASSERT_TRUE(score.has_value()) << "no detection score to put the thresholds around";
+
+  const std::vector<float> reference_scores = scores_of(reference);
+  const auto with_score = [&](const std::vector<float>& scores) {
+    return std::count(scores.begin(), scores.end(), *score);
+  };
+  for (const bool keeping_job_first : {true, false}) {
+    RecordedJob keeps(image, "roi_align"), drops(image, "roi_align");
+    keeps.job->variants[0].score_threshold = double{*below};
+    drops.job->variants[0].score_threshold = double{*score};
+    JobBatch batch = keeping_job_first ? JobBatch{keeps.job, drops.job} : JobBatch{drops.job, keeps.job};
+    runner.run(batch);
+    for (RecordedJob* job : {&keeps, &drops}) {
+      ASSERT_TRUE(job->outcome->status.ok()) << job->outcome->status.error_message();
+      EXPECT_EQ(job->outcome->batch_size, 2);
+    }
+    const std::vector<float> kept = scores_of(keeps), dropped = scores_of(drops);
+    EXPECT_EQ(with_score(kept), with_score(reference_scores)) << "threshold " << *below;
+    EXPECT_EQ(with_score(dropped), 0) << "threshold " << *score;
+    EXPECT_EQ(kept.size(), dropped.size() + with_score(reference_scores));
+  }
 }
 
 TEST(BatchRunner, RequestsFoundDeadAfterDecodingNeverReachTheModel) {
