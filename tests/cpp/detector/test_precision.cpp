@@ -4,6 +4,7 @@
 // serving path (BatchNorm folded, channels-last) against the plain modules on
 // the shipped model.
 #include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -12,13 +13,17 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "detector/bundle/model_bundle.h"
 #include "detector/config/model_config.h"
 #include "detector/data/shapes_dataset.h"
 #include "detector/data/shapes_labelled.h"
 #include "detector/model/detector.h"
+#include "detector/model/mask_head.h"
 #include "detector/model/precision.h"
+#include "ops/ops.h"
 
 namespace roiserve::detector {
 namespace {
@@ -139,18 +144,55 @@ TEST(Precision, ThePreparedFp32PathFindsWhatThePlainModulesFind) {
   }
 }
 
-TEST(Precision, TheBf16PathHandsBackFloat32DetectionsAndSurvivesAMove) {
-  Detector model = load_bundle(kShippedModel);
-  model->prepare(Precision::bf16);
-  model->to(c10::Device(c10::kCPU));
-  ASSERT_TRUE(model->precision().has_value());
-  EXPECT_EQ(model->precision()->requested, Precision::bf16);
+// Every layer type the mask head has (3 x 3 convolutions, the 2 x 2 stride-2
+// transposed convolution, the 1 x 1 predictor) in each precision against the
+// plain module: the same shape, and values within the compute dtype's rounding.
+TEST(Precision, ThePreparedMaskHeadComputesWhatThePlainOneDoes) {
+  const ModelConfig config = read_model_config(kShippedModel);
+  for (const auto& [precision, tolerance] :
+       std::vector<std::pair<Precision, double>>{{Precision::fp32, 1e-5}, {Precision::bf16, 3e-2}}) {
+    at::manual_seed(0);
+    MaskHead head("roi_align", config.roi_heads.mask, config.backbone.fpn_channels,
+                  config.num_classes_with_background());
+    head->eval();
+    c10::InferenceMode inference;
+    const at::Tensor pooled = at::rand({5, config.backbone.fpn_channels, 14, 14});
+    const at::Tensor plain = head->forward(pooled);
+    head->prepare(compute_dtype(precision));
+    const at::Tensor prepared = head->forward(pooled);
+    ASSERT_EQ(prepared.sizes(), plain.sizes()) << precision_name(precision);
+    EXPECT_EQ(prepared.scalar_type(), at::kFloat);
+    const double error = ((prepared - plain).abs().max() / plain.abs().max()).item<double>();
+    EXPECT_LE(error, tolerance) << precision_name(precision);
+  }
+}
+
+// bf16 finds what fp32 finds on the shipped model: every confident fp32
+// detection (score > 0.5) has a bf16 one of its class at IoU >= 0.5, and the
+// detections come back float32, also after a move.
+TEST(Precision, TheBf16PathFindsWhatFp32FindsInFloat32AndSurvivesAMove) {
+  Detector fp32 = load_bundle(kShippedModel);
+  fp32->prepare(Precision::fp32);
+  Detector bf16 = load_bundle(kShippedModel);
+  bf16->prepare(Precision::bf16);
+  bf16->to(c10::Device(c10::kCPU));
+  ASSERT_TRUE(bf16->precision().has_value());
+  EXPECT_EQ(bf16->precision()->requested, Precision::bf16);
   StageTimings timings;
-  const auto detections = model->detect(validation_images(), HeadRequest{}, timings);
-  ASSERT_GT(detections[0].boxes.size(0), 0);
-  EXPECT_EQ(detections[0].boxes.scalar_type(), at::kFloat);
-  EXPECT_EQ(detections[0].scores.scalar_type(), at::kFloat);
-  EXPECT_EQ(detections[0].masks.front().probabilities.scalar_type(), at::kFloat);
+  const auto expected = fp32->detect(validation_images(), HeadRequest{}, timings);
+  const auto got = bf16->detect(validation_images(), HeadRequest{}, timings);
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_GT(got[i].boxes.size(0), 0);
+    EXPECT_EQ(got[i].boxes.scalar_type(), at::kFloat);
+    EXPECT_EQ(got[i].scores.scalar_type(), at::kFloat);
+    EXPECT_EQ(got[i].masks.front().probabilities.scalar_type(), at::kFloat);
+    const at::Tensor confident = expected[i].scores > 0.5;
+    const at::Tensor iou = ops::box_iou(expected[i].boxes, got[i].boxes) *
+                           (expected[i].labels.unsqueeze(1) == got[i].labels.unsqueeze(0));
+    const at::Tensor found = std::get<0>(iou.max(1)) >= 0.5;
+    ASSERT_GT(confident.sum().item<int64_t>(), 0);
+    EXPECT_TRUE(found.index({confident}).all().item<bool>()) << "image " << i;
+  }
 }
 
 }  // namespace
