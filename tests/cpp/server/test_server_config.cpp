@@ -31,10 +31,17 @@ class ServerConfigFile : public ::testing::Test {
   }
 };
 
+TEST_F(ServerConfigFile, MetricsListenIsTheOldNameOfHttpListen) {
+  EXPECT_EQ(read_server_config(write("metrics_listen: 127.0.0.1:9191\n")).http_listen, "127.0.0.1:9191");
+  EXPECT_EQ(read_server_config(write("metrics_listen: 127.0.0.1:9191\nhttp_listen: 127.0.0.1:9292\n")).http_listen,
+            "127.0.0.1:9292");
+}
+
 TEST_F(ServerConfigFile, EveryKeyIsRead) {
   const auto file = write(R"(
 listen: 127.0.0.1:6000
-metrics_listen: ""
+http_listen: ""
+http_threads: 5
 max_connection_age_s: 300
 max_connection_age_grace_s: 20
 threads: 3
@@ -57,7 +64,8 @@ auth: {token_file: tokens, admin_token_file: admin}
   const ServerConfig config = read_server_config(file);
   const auto dir = file.parent_path();
   EXPECT_EQ(config.listen, "127.0.0.1:6000");
-  EXPECT_EQ(config.metrics_listen, "");
+  EXPECT_EQ(config.http_listen, "");
+  EXPECT_EQ(config.http_threads, 5);
   EXPECT_EQ(config.max_connection_age_s, 300);
   EXPECT_EQ(config.max_connection_age_grace_s, 20);
   EXPECT_EQ(config.threads, 3);
@@ -98,6 +106,8 @@ TEST_F(ServerConfigFile, OutOfRangeSettingsAreRefused) {
   EXPECT_NE(error_of(model + "tls: {cert: a.pem}\n").find("both 'tls.cert' and 'tls.key'"),
             std::string::npos);
   EXPECT_NE(error_of(model + "log_level: loud\n").find("log_level"), std::string::npos);
+  EXPECT_NE(error_of(model + "http_threads: 0\n").find("'http_threads' is 0; it must be in 1..1024"),
+            std::string::npos);
   EXPECT_NE(error_of("models: [{name: x, path: a}, {name: x, path: b}]\n")
                 .find("two models are named 'x'"),
             std::string::npos);
