@@ -80,7 +80,7 @@ def time_onnxruntime(session, images, iterations, warmup):
     return {"total": statistics.median(times), "cpu": statistics.median(cpu_times)}, statistics.mean(detections)
 
 
-def detections(build_dir, bundle, images, threads, precision, directory):
+def roiserve_detections(build_dir, bundle, images, threads, precision, directory):
     """roiserve's detections per image in `precision`, [(boxes, labels)], by
     roiserve_stage_dump (the serving path, prepared as the server prepares it)."""
     files = []
@@ -135,8 +135,8 @@ def compare_model(architecture, args, directory):
         for side in SIDES:
             times[side], detections[side] = runners[side]()
         rounds.append(times)
-    fp32 = detections(args.build, bundle, images, args.threads, "fp32", directory)
-    bf16 = detections(args.build, bundle, images, args.threads, "bf16", directory)
+    fp32 = roiserve_detections(args.build, bundle, images, args.threads, "fp32", directory)
+    bf16 = roiserve_detections(args.build, bundle, images, args.threads, "bf16", directory)
     return {"rounds": rounds, "detections": detections, "bf16_matched": matched_fraction(fp32, bf16)}
 
 
