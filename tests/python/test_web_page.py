@@ -215,6 +215,25 @@ def test_hovering_a_detection_highlights_its_match_in_the_other_panels(compared)
     ActionChains(browser).move_by_offset(0, -400).perform()
 
 
+def test_panels_sit_side_by_side_at_1280_and_stack_at_a_phones_width(compared):
+    browser, _, _ = compared
+
+    def layout():
+        panels = browser.find_elements(By.CSS_SELECTOR, "#panels .panel")
+        width, page_width = browser.execute_script(
+            "return [window.innerWidth, document.documentElement.scrollWidth]")
+        return {round(p.rect["y"]) for p in panels}, {round(p.rect["x"]) for p in panels}, page_width <= width
+
+    rows, _, fits = layout()
+    assert len(rows) == 1 and fits
+    browser.set_window_size(*PHONE)
+    try:
+        _, columns, fits = layout()
+        assert len(columns) == 1 and fits, "one column, nothing wider than the screen"
+    finally:
+        browser.set_window_size(*DESKTOP)
+
+
 def test_no_errors_in_the_browser_console(compared):
     _, _, console = compared
     assert console == []
