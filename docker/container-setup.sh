@@ -7,7 +7,9 @@
 #
 # Settings (environment):
 #   ROISERVE_BUILD_FROM       HEAD (default): build and test the committed
-#                             tree; worktree: the working tree as it is
+#                             tree; another commit: that one's tree (the
+#                             tests' own scripts stay the working tree's);
+#                             worktree: the working tree as it is
 #   ROISERVE_CONTAINER_CACHE  where the base image's tarball is kept
 #                             (default ~/.cache/roiserve-containers)
 #   ROISERVE_DEBIAN_SOURCES   the apt sources the base is built from (default:
@@ -39,8 +41,8 @@ enter_build_source() {
     git ls-files -z --cached --others --exclude-standard |
       tar --null --files-from=- --ignore-failed-read -cf - | tar -x -C "$source"
   else
-    revision=$(git rev-parse HEAD)
-    git archive HEAD | tar -x -C "$source"
+    revision=$(git rev-parse "${ROISERVE_BUILD_FROM:-HEAD}^{commit}")
+    git archive "$revision" | tar -x -C "$source"
   fi
   cd "$source" || return
   say "building and testing ${ROISERVE_BUILD_FROM:-HEAD} (${revision:0:12})"

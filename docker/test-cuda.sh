@@ -29,8 +29,8 @@ copy_test_inputs "$work/inputs" cuda
 size_mb=$(image_size_mb "$roiserve_cuda_image")
 say "image $roiserve_cuda_image: $size_mb MB ($(image_size_mb "$base_image") MB of it the debian:12 base);" \
   "the largest parts (MB):"
-podman run --rm --no-healthcheck --entrypoint /usr/bin/du "$roiserve_cuda_image" -m -s \
-  /opt/pytorch/torch/lib /opt/pytorch/nvidia/*/lib /opt/roiserve /usr/lib/x86_64-linux-gnu |
+podman run --rm --no-healthcheck --entrypoint /bin/sh "$roiserve_cuda_image" -c \
+  'du -m -s /opt/pytorch/torch/lib /opt/pytorch/nvidia/*/lib /opt/roiserve /usr/lib/x86_64-linux-gnu' |
   sort -rn | sed 's/^/  /'
 check_non_root_user "$roiserve_cuda_image"
 
