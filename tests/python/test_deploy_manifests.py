@@ -19,9 +19,10 @@ CLIENT = "/opt/roiserve/bin/roiserve-client"
 
 
 def options_of(source):
-    """The --flags a CLI11 program declares."""
+    """The --flags a CLI11 program declares, old names ("--new,--old") included."""
     text = (REPO_ROOT / source).read_text()
-    return set(re.findall(r'add_(?:option|flag)\(\s*"(--[a-z0-9-]+)"', text))
+    declared = re.findall(r'add_(?:option|flag)\(\s*"(--[a-z0-9-]+(?:,\s*--[a-z0-9-]+)*)"', text)
+    return {name.strip() for names in declared for name in names.split(",")}
 
 
 SERVER_FLAGS = options_of("server/main.cpp")
