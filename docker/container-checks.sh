@@ -69,7 +69,7 @@ PY
 # annotations, and /metrics must count the calls.
 detect_and_check() {
   local image=$1 images=() path
-  mkdir -p -m 777 "$work/out"
+  mkdir -m 777 "$work/out"
   for path in "$work"/inputs/images/*.png; do images+=("/inputs/images/${path##*/}"); done
   say "detecting ${#images[@]} images through $grpc_target"
   podman run --rm --network host --no-healthcheck -v "$work/inputs:/inputs:ro" -v "$work/out:/out" \
