@@ -19,7 +19,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "roiserve/v1/detection.grpc.pb.h"
 #include "tools/client/channel.h"
-#include "tools/client/response_records.h"
+#include "tools/response_records/response_records.h"
 #include "tools/drawing/draw_detections.h"
 #include "tools/file_io/file_bytes.h"
 #include "tools/image_io/image_file.h"
@@ -130,33 +130,6 @@ int print_json(const google::protobuf::Message& message) {
   return 0;
 }
 
-nlohmann::json compare_json(const std::string& file, const v1::CompareResponse& response) {
-  nlohmann::json image{{"file", file},
-                       {"width", response.image_width()},
-                       {"height", response.image_height()},
-                       {"timings_ms", tools::timings_from_latencies(response.shared_latency())},
-                       {"variants", nlohmann::json::array()},
-                       {"agreements", nlohmann::json::array()}};
-  for (const v1::VariantResult& result : response.results()) {
-    image["variants"].push_back(
-        {{"head", result.variant().head()},
-         {"mask_pooler", result.variant().mask_pooler()},
-         {"timings_ms", tools::timings_from_latencies(result.latency())},
-         {"detections", tools::records_from_detections(result.detections(), response.image_height(),
-                                                        response.image_width())}});
-  }
-  for (const v1::Agreement& agreement : response.agreements()) {
-    image["agreements"].push_back({{"a", agreement.a()},
-                                   {"b", agreement.b()},
-                                   {"matched", agreement.matched()},
-                                   {"mean_iou", agreement.mean_iou()},
-                                   {"mean_score_delta", agreement.mean_score_delta()},
-                                   {"only_a", agreement.only_a()},
-                                   {"only_b", agreement.only_b()}});
-  }
-  return image;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -246,7 +219,7 @@ int main(int argc, char** argv) {
           failed = true;
           continue;
         }
-        compared.push_back(compare_json(file, response));
+        compared.push_back(tools::compare_record(file, response));
         for (const auto& variant : compared.back()["variants"]) {
           draw(draw_dir, draw_min_score, file, "-" + variant["head"].get<std::string>(),
                variant["detections"].get<std::vector<tools::DetectionRecord>>(), drawings);
