@@ -315,3 +315,20 @@ def test_the_http_port_serves_tls_with_the_grpc_port_certificate(certificates):
         with pytest.raises(requests.exceptions.SSLError):
             requests.get(url(tls_server, "/v1/models", "https"), verify=str(certificates["other-ca.crt"]),
                          timeout=CALL_TIMEOUT_S)
+
+
+def test_with_a_client_ca_the_http_port_requires_a_client_certificate_it_signed(certificates):
+    from service_support import tls_credentials
+    with ServerProcess("--tls-cert", certificates["server.crt"], "--tls-key", certificates["server.key"],
+                       "--tls-client-ca", certificates["ca.crt"],
+                       credentials=tls_credentials(certificates["ca.crt"], certificates["client.crt"],
+                                                   certificates["client.key"])) as mutual:
+        models = url(mutual, "/v1/models", "https")
+        signed = requests.get(models, verify=str(certificates["ca.crt"]), timeout=CALL_TIMEOUT_S,
+                              cert=(str(certificates["client.crt"]), str(certificates["client.key"])))
+        assert signed.status_code == 200, signed.text
+        with pytest.raises(requests.exceptions.RequestException):
+            requests.get(models, verify=str(certificates["ca.crt"]), timeout=CALL_TIMEOUT_S)
+        with pytest.raises(requests.exceptions.RequestException):
+            requests.get(models, verify=str(certificates["ca.crt"]), timeout=CALL_TIMEOUT_S,
+                        cert=(str(certificates["client-expired.crt"]), str(certificates["client.key"])))
