@@ -35,6 +35,15 @@ grpc::ServerUnaryReactor* AdminService::run(const char* method,
     reactor->Finish(allowed);
     return reactor;
   }
+  run_in_background(std::move(work), [reactor, record](const grpc::Status& status) {
+    record->finish(status);
+    reactor->Finish(status);
+  });
+  return reactor;
+}
+
+void AdminService::run_in_background(std::function<grpc::Status()> work,
+                                     std::function<void(const grpc::Status&)> finish) {
   std::lock_guard<std::mutex> lock(mutex_);
   workers_.remove_if([](Worker& worker) {
     if (!worker.finished) return false;
@@ -42,18 +51,16 @@ grpc::ServerUnaryReactor* AdminService::run(const char* method,
     return true;
   });
   Worker& worker = workers_.emplace_back();
-  worker.thread = std::thread([reactor, record, work = std::move(work), &worker] {
+  worker.thread = std::thread([work = std::move(work), finish = std::move(finish), &worker] {
     grpc::Status status;
     try {
       status = work();
     } catch (const std::exception& error) {
       status = {grpc::StatusCode::INTERNAL, error.what()};
     }
-    record->finish(status);
-    reactor->Finish(status);
+    finish(status);
     worker.finished = true;
   });
-  return reactor;
 }
 
 void AdminService::describe(ServedModel& model, double milliseconds,
@@ -70,53 +77,58 @@ void AdminService::describe(ServedModel& model, double milliseconds,
 grpc::ServerUnaryReactor* AdminService::LoadModel(grpc::CallbackServerContext* context,
                                                   const v1::LoadModelRequest* request,
                                                   v1::LoadModelResponse* response) {
-  return run("LoadModel", context, [this, request, response] {
-    if (request->path().empty()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "LoadModel needs a bundle path");
-    }
-    // An empty device is the server's (ModelRepository::build).
-    ModelEntry entry{request->name(), request->path(), config_.batching, request->device(),
-                     request->precision()};
-    if (request->has_batching()) {
-      entry.batching.max_batch_size = request->batching().max_batch_size();
-      entry.batching.max_queue_delay_ms = request->batching().max_queue_delay_ms();
-      entry.batching.max_queue_size = request->batching().max_queue_size();
-      try {
-        validate_batching(entry.batching, "batching: ");
-      } catch (const std::invalid_argument& error) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error.what());
-      }
-    }
-    const Clock::time_point start = Clock::now();
-    std::shared_ptr<ServedModel> model;
-    const grpc::Status status = models_.load(entry, model);
-    if (status.ok()) describe(*model, milliseconds_since(start), response);
-    return status;
-  });
+  return run("LoadModel", context, [this, request, response] { return load(*request, response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::ReloadModel(grpc::CallbackServerContext* context,
                                                     const v1::ReloadModelRequest* request,
                                                     v1::LoadModelResponse* response) {
-  return run("ReloadModel", context, [this, request, response] {
-    const Clock::time_point start = Clock::now();
-    std::shared_ptr<ServedModel> model;
-    const grpc::Status status =
-        models_.reload(request->name(), request->path(), std::nullopt, "", "", model);
-    if (status.ok()) describe(*model, milliseconds_since(start), response);
-    return status;
-  });
+  return run("ReloadModel", context, [this, request, response] { return reload(*request, response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::UnloadModel(grpc::CallbackServerContext* context,
                                                     const v1::UnloadModelRequest* request,
                                                     v1::UnloadModelResponse*) {
-  return run("UnloadModel", context, [this, request] {
-    const grpc::Status status = models_.unload(request->name());
-    if (status.ok())
-      log_event(spdlog::level::info, {{"event", "model_unloaded"}, {"model", request->name()}});
-    return status;
-  });
+  return run("UnloadModel", context, [this, request] { return unload(request->name()); });
+}
+
+grpc::Status AdminService::load(const v1::LoadModelRequest& request, v1::LoadModelResponse* response) {
+  if (request.path().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "LoadModel needs a bundle path");
+  }
+  // An empty device is the server's (ModelRepository::build).
+  ModelEntry entry{request.name(), request.path(), config_.batching, request.device(),
+                   request.precision()};
+  if (request.has_batching()) {
+    entry.batching.max_batch_size = request.batching().max_batch_size();
+    entry.batching.max_queue_delay_ms = request.batching().max_queue_delay_ms();
+    entry.batching.max_queue_size = request.batching().max_queue_size();
+    try {
+      validate_batching(entry.batching, "batching: ");
+    } catch (const std::invalid_argument& error) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error.what());
+    }
+  }
+  const Clock::time_point start = Clock::now();
+  std::shared_ptr<ServedModel> model;
+  const grpc::Status status = models_.load(entry, model);
+  if (status.ok()) describe(*model, milliseconds_since(start), response);
+  return status;
+}
+
+grpc::Status AdminService::reload(const v1::ReloadModelRequest& request,
+                                  v1::LoadModelResponse* response) {
+  const Clock::time_point start = Clock::now();
+  std::shared_ptr<ServedModel> model;
+  const grpc::Status status = models_.reload(request.name(), request.path(), std::nullopt, "", "", model);
+  if (status.ok()) describe(*model, milliseconds_since(start), response);
+  return status;
+}
+
+grpc::Status AdminService::unload(const std::string& name) {
+  const grpc::Status status = models_.unload(name);
+  if (status.ok()) log_event(spdlog::level::info, {{"event", "model_unloaded"}, {"model", name}});
+  return status;
 }
 
 }  // namespace roiserve::server

@@ -35,6 +35,17 @@ class AdminService final : public v1::ModelAdminService::CallbackService {
   // Waits for the admin work in flight.
   void join();
 
+  // The work of the calls above, for every protocol that loads and unloads
+  // (the Open Inference Protocol's repository calls too). Run them through
+  // run_in_background: loading takes seconds.
+  grpc::Status load(const v1::LoadModelRequest& request, v1::LoadModelResponse* response);
+  grpc::Status reload(const v1::ReloadModelRequest& request, v1::LoadModelResponse* response);
+  grpc::Status unload(const std::string& name);
+  // Runs `work` on a thread of its own, then `finish` with its status there
+  // (an exception becomes INTERNAL). The server waits for it at shutdown.
+  void run_in_background(std::function<grpc::Status()> work,
+                         std::function<void(const grpc::Status&)> finish);
+
  private:
   // Authorizes the call, then runs `work` on a worker thread and answers
   // with its status.

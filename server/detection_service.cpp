@@ -5,35 +5,6 @@
 #include "server/model_info.h"
 
 namespace roiserve::server {
-namespace {
-
-// A unary call: answers once through complete(), which also counts and logs
-// it; a client's cancellation marks its job so that it is dropped unrun.
-class UnaryCall final : public grpc::ServerUnaryReactor {
- public:
-  UnaryCall(ServerMetrics& metrics, DrainGate& drain, const std::string& method,
-            grpc::CallbackServerContext& context)
-      : record(metrics, method, context.peer()), inflight_(metrics.inflight(method)), call_(drain) {}
-
-  CallRecord record;
-  std::shared_ptr<InferenceJob> job;
-
-  void complete(const grpc::Status& status) {
-    record.finish(status);
-    Finish(status);
-  }
-  void OnCancel() override {
-    if (job) job->cancelled = true;
-  }
-  void OnDone() override { delete this; }
-
- private:
-  InflightScope inflight_;
-  DrainGate::Call call_;
-};
-
-}  // namespace
-
 DetectionService::DetectionService(Admission& admission) : admission_(admission) {}
 
 template <typename Request, typename Response, typename Start>
@@ -41,13 +12,14 @@ grpc::ServerUnaryReactor* DetectionService::unary_inference(const char* method,
                                                             grpc::CallbackServerContext* context,
                                                             const Request* request,
                                                             Response* response, Start start) {
-  auto* call = new UnaryCall(admission_.metrics(), admission_.drain(), method, *context);
+  auto* call =
+      new UnaryCall<InferenceJob>(admission_.metrics(), admission_.drain(), method, *context);
   call->record.set_request_id(request->request_id());
   grpc::Status status = admission_.admit(*context);
   if (status.ok()) {
     status = (admission_.*start)(*request, call_deadline(*context), response, call->record,
                                  [call](const grpc::Status& done) { call->complete(done); },
-                                 call->job);
+                                 call->work);
   }
   if (!status.ok()) call->complete(status);
   return call;
@@ -57,7 +29,8 @@ template <typename Answer>
 grpc::ServerUnaryReactor* DetectionService::unary_answer(const char* method,
                                                          grpc::CallbackServerContext* context,
                                                          Answer answer) {
-  auto* call = new UnaryCall(admission_.metrics(), admission_.drain(), method, *context);
+  auto* call =
+      new UnaryCall<InferenceJob>(admission_.metrics(), admission_.drain(), method, *context);
   grpc::Status status = admission_.admit(*context);
   if (status.ok()) status = guarded("while answering", [&] { return answer(call->record); });
   call->complete(status);

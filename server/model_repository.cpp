@@ -69,7 +69,9 @@ ServedModel::ServedModel(std::string name, std::filesystem::path path, detector:
       detector_(std::move(detector)),
       runner_(detector_, max_image_pixels, runner_hooks(name_, on_device_lost)) {
   SchedulerHooks hooks;
-  hooks.run_batch = [this](JobBatch& batch) { runner_.run(batch); };
+  hooks.run_batch = [this](JobBatch& batch) {
+    statistics_.run_batch(batch, [this](JobBatch& jobs) { runner_.run(jobs); });
+  };
   hooks.on_queue_depth = [&metrics, model = name_](size_t depth) {
     metrics.set_queue_depth(model, depth);
   };

@@ -19,6 +19,7 @@
 #include "server/batch_runner.h"
 #include "server/batch_scheduler.h"
 #include "server/metrics.h"
+#include "server/model_statistics.h"
 #include "server/server_config.h"
 
 namespace roiserve::server {
@@ -40,12 +41,14 @@ class ServedModel {
   const detector::ModelConfig& config() const { return detector_->config(); }
   BatchScheduler& scheduler() { return *scheduler_; }
   c10::Device device() const { return detector_->device(); }
+  const ModelStatistics& statistics() const { return statistics_; }
 
  private:
   std::string name_;
   std::filesystem::path path_;
   detector::Detector detector_;
   BatchRunner runner_;
+  ModelStatistics statistics_;
   // Last: its workers stop before the runner they call goes away.
   std::unique_ptr<BatchScheduler> scheduler_;
 };

@@ -11,6 +11,7 @@
 
 #include "detector/bundle/model_bundle.h"
 #include "server/http_routes_v1.h"
+#include "server/inference_protocol/http_routes_v2.h"
 #include "server/logging.h"
 #include "server/tls_files.h"
 #include "server/web_routes.h"
@@ -59,6 +60,9 @@ void RoiServer::start() {
   admission_ = std::make_unique<Admission>(*models_, *auth_, config_.limits, metrics_, drain_);
   service_ = std::make_unique<DetectionService>(*admission_);
   admin_ = std::make_unique<AdminService>(*models_, *auth_, config_, metrics_, drain_);
+  repository_models_ = std::make_unique<inference_protocol::RepositoryModels>(*models_, *admin_);
+  inference_service_ = std::make_unique<inference_protocol::InferenceService>(
+      *admission_, *repository_models_, [this] { return serving_.load(); });
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -67,6 +71,7 @@ void RoiServer::start() {
   builder.AddListeningPort(config_.listen, server_credentials(config_.tls), &port);
   builder.RegisterService(service_.get());
   builder.RegisterService(admin_.get());
+  builder.RegisterService(inference_service_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.limits.max_message_bytes));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              static_cast<int>(config_.limits.max_concurrent_streams));
@@ -87,6 +92,8 @@ void RoiServer::start() {
     http_ = std::make_unique<HttpFrontend>(*auth_, config_.limits, metrics_, drain_);
     add_v1_routes(*http_, *admission_);
     add_web_routes(*http_, config_.ab_report);
+    inference_protocol::add_v2_routes(*http_, *admission_, *repository_models_,
+                                      [this] { return serving_.load(); });
     http_address_ = http_->start(config_.http_listen, config_.tls, config_.http_threads);
   }
   log_event(spdlog::level::info, {{"event", "listening"},
@@ -158,6 +165,7 @@ void RoiServer::set_serving(bool serving) {
   // the server SERVING finds the service SERVING too. Never again after a
   // device was lost.
   if (serving && device_lost_) return;
+  serving_ = serving;
   if (serving) health->SetServingStatus(kServiceName, true);
   health->SetServingStatus("", serving);
   if (!serving) health->SetServingStatus(kServiceName, false);

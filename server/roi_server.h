@@ -21,6 +21,7 @@
 #include "server/auth.h"
 #include "server/detection_service.h"
 #include "server/http_frontend.h"
+#include "server/inference_protocol/inference_service.h"
 #include "server/metrics.h"
 #include "server/model_repository.h"
 #include "server/server_config.h"
@@ -58,12 +59,15 @@ class RoiServer {
   std::unique_ptr<Admission> admission_;
   std::unique_ptr<DetectionService> service_;
   std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<inference_protocol::RepositoryModels> repository_models_;
+  std::unique_ptr<inference_protocol::InferenceService> inference_service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpFrontend> http_;
   std::string grpc_address_;
   std::string http_address_;
   bool stopped_ = false;
   std::atomic<bool> device_lost_{false};
+  std::atomic<bool> serving_{false};  // what health says of the server
 };
 
 }  // namespace roiserve::server
