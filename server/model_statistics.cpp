@@ -58,14 +58,17 @@ void ModelStatistics::run_batch(JobBatch& batch, const std::function<void(JobBat
     };
   }
   const size_t size = batch.size();
+  {
+    // Counted before its answers leave, as the jobs are.
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++totals_.execution_count;
+    ++totals_.batches[size].count;
+  }
   const Clock::time_point start = Clock::now();
   run(batch);
   const int64_t compute = static_cast<int64_t>(nanoseconds(Clock::now() - start)) - *answering;
   std::lock_guard<std::mutex> lock(mutex_);
-  ++totals_.execution_count;
-  BatchSizeStatistics& by_size = totals_.batches[size];
-  ++by_size.count;
-  by_size.compute_ns += static_cast<uint64_t>(std::max<int64_t>(compute, 0));
+  totals_.batches[size].compute_ns += static_cast<uint64_t>(std::max<int64_t>(compute, 0));
 }
 
 void ModelStatistics::record(const JobTimes& times, uint64_t total_ns) {
