@@ -77,10 +77,27 @@ PreparedConv::PreparedConv(const torch::nn::ConvTranspose2dImpl& conv, c10::Scal
   pixel_shuffle_ = kernel;
 }
 
+// LibTorch 1.13 refuses to convolve an empty batch (a mask head given no
+// detections) with channels-last weights: its empty-batch path views the
+// weight as contiguous. The answer is an empty output of the right shape.
+at::Tensor PreparedConv::empty_output(const at::Tensor& input) const {
+  std::vector<int64_t> sizes{0, weight_.size(0)};
+  for (size_t axis = 0; axis < 2; ++axis) {
+    const int64_t extent = input.size(static_cast<int64_t>(axis) + 2);
+    const int64_t kernel = weight_.size(static_cast<int64_t>(axis) + 2);
+    sizes.push_back((extent + 2 * padding_[axis] - dilation_[axis] * (kernel - 1) - 1) /
+                        stride_[axis] +
+                    1);
+  }
+  return at::empty(sizes, weight_.options().memory_format(at::MemoryFormat::ChannelsLast));
+}
+
 at::Tensor PreparedConv::operator()(const at::Tensor& input) const {
   const at::Tensor output =
-      at::convolution(input, weight_, bias_, stride_, padding_, dilation_, /*transposed=*/false,
-                      {0, 0}, groups_);
+      input.size(0) == 0
+          ? empty_output(input)
+          : at::convolution(input, weight_, bias_, stride_, padding_, dilation_,
+                            /*transposed=*/false, {0, 0}, groups_);
   return pixel_shuffle_ > 1 ? at::pixel_shuffle(output, pixel_shuffle_) : output;
 }
 

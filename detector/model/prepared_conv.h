@@ -28,6 +28,8 @@ class PreparedConv {
   at::Tensor operator()(const at::Tensor& input) const;
 
  private:
+  at::Tensor empty_output(const at::Tensor& input) const;
+
   at::Tensor weight_;
   at::Tensor bias_;
   std::vector<int64_t> stride_;

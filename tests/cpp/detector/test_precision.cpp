@@ -164,6 +164,9 @@ TEST(Precision, ThePreparedMaskHeadComputesWhatThePlainOneDoes) {
     EXPECT_EQ(prepared.scalar_type(), at::kFloat);
     const double error = ((prepared - plain).abs().max() / plain.abs().max()).item<double>();
     EXPECT_LE(error, tolerance) << precision_name(precision);
+    // An image with no detections gives the mask head no RoIs at all.
+    const at::Tensor none = head->forward(pooled.narrow(0, 0, 0));
+    EXPECT_EQ(none.sizes(), plain.narrow(0, 0, 0).sizes()) << precision_name(precision);
   }
 }
 
