@@ -105,6 +105,9 @@ ServerConfig read_server_config(const std::filesystem::path& file) {
     std::string ports_file;
     reader.read("ports_file", ports_file);
     config.ports_file = resolve(base, ports_file);
+    std::string ab_report;
+    reader.read("ab_report", ab_report);
+    config.ab_report = resolve(base, ab_report);
 
     // Defaults for every model; a model's own `batching` overrides them.
     read_batching(MappingReader(reader.child("batching"), "batching"), config.batching);

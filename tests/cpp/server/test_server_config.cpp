@@ -52,6 +52,7 @@ shutdown_grace_s: 2.5
 log_level: debug
 log_format: json
 ports_file: ports.json
+ab_report: eval-out
 batching: {max_batch_size: 8, max_queue_delay_ms: 1.5, max_queue_size: 10}
 models:
   - {name: a, path: bundles/a}
@@ -74,6 +75,7 @@ auth: {token_file: tokens, admin_token_file: admin}
   EXPECT_EQ(config.shutdown_grace_s, 2.5);
   EXPECT_EQ(config.log_format, "json");
   EXPECT_EQ(config.ports_file, dir / "ports.json");
+  EXPECT_EQ(config.ab_report, dir / "eval-out");
   ASSERT_EQ(config.models.size(), 2u);
   EXPECT_EQ(config.models[0].path, dir / "bundles/a");
   EXPECT_EQ(config.models[0].batching.max_batch_size, 8);
