@@ -34,7 +34,7 @@ export OMP_WAIT_POLICY=PASSIVE
 for setting in "off 1" "on 4"; do
   set -- $setting
   rm -f "$work/ports.json"
-  build/server/roiserve-server --listen 127.0.0.1:0 --metrics-listen '' --threads "$threads" \
+  build/server/roiserve-server --listen 127.0.0.1:0 --http-listen '' --threads "$threads" \
     --max-batch-size "$2" --max-queue-delay-ms 0 --max-queue-size 64 --log-level warn \
     --ports-file "$work/ports.json" &
   server=$!

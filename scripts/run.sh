@@ -20,7 +20,7 @@ out=runs/demo
 rm -rf "$out"
 mkdir -p "$out"
 build/tools/roiserve-shapes --count 4 --output "$out/data" >/dev/null
-build/server/roiserve-server --listen 127.0.0.1:0 --metrics-listen '' --ports-file "$out/ports.json" \
+build/server/roiserve-server --listen 127.0.0.1:0 --http-listen '' --ports-file "$out/ports.json" \
   2>"$out/server.log" &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT

@@ -137,7 +137,7 @@ def test_the_deployment_runs_the_server_with_the_configmap(kustomization, deploy
 
 
 def test_ports_agree_with_the_server_config(server_config, manifests, container_ports):
-    grpc, metrics = port_of(server_config["listen"]), port_of(server_config["metrics_listen"])
+    grpc, metrics = port_of(server_config["listen"]), port_of(server_config["http_listen"])
     assert container_ports == {"grpc": grpc, "metrics": metrics}
     for name in ("Dockerfile", "Dockerfile.cuda"):
         exposed = {int(port) for port in instruction(dockerfile_runtime_stage(name), "EXPOSE").split()}
@@ -235,7 +235,7 @@ def test_image_health_checks_probe_the_grpc_port(server_config):
 
 
 def test_compose_services_run_the_server_with_the_deployment_config(server_config):
-    grpc, metrics = port_of(server_config["listen"]), port_of(server_config["metrics_listen"])
+    grpc, metrics = port_of(server_config["listen"]), port_of(server_config["http_listen"])
     for file in ("compose.yaml", "compose.scale-out.yaml"):
         for name, service in compose(file).items():
             if not service["image"].startswith("localhost/roiserve:"):
@@ -276,7 +276,7 @@ def test_prometheus_scrapes_the_compose_service(server_config):
     (job,) = config["scrape_configs"]
     (target,) = job["static_configs"][0]["targets"]
     service, port = target.split(":")
-    assert service in compose("compose.yaml") and int(port) == port_of(server_config["metrics_listen"])
+    assert service in compose("compose.yaml") and int(port) == port_of(server_config["http_listen"])
 
 
 def hpack_literals(block):
