@@ -176,9 +176,13 @@ std::string HttpFrontend::start(const std::string& address, const TlsConfig& tls
     response.set_content(error_body(message), "application/json");
     return httplib::Server::HandlerResponse::Handled;
   }));
-  http_->set_logger([this](const httplib::Request& request, const httplib::Response& response) {
-    observe(request, response);
-  });
+  // Counted once the answer is final but before it is written (the logger
+  // runs after): a client that scrapes /metrics right after its answer sees
+  // its request counted.
+  http_->set_post_routing_handler(
+      [this](const httplib::Request& request, httplib::Response& response) {
+        observe(request, response);
+      });
   const int bound =
       port == 0 ? http_->bind_to_any_port(host) : (http_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {
