@@ -6,6 +6,10 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "ops/cpu/simd.h"
 
 namespace roiserve::ops::cpu {
 
@@ -27,14 +31,95 @@ inline at::Tensor restore_layout(const at::Tensor& channels_last_result, const a
   return is_channels_last(grad) ? channels_last_result : channels_last_result.contiguous();
 }
 
+// Eight lanes of T in one vector. The compiler maps it onto whatever registers
+// the target has (one AVX2 or AVX-512 register for float, two SSE ones on the
+// baseline), so one source serves every ROISERVE_CPU_CLONES clone.
+template <typename T>
+struct EightLanes {
+  static constexpr bool kVector = false;  // other types transpose one element at a time
+};
+
+template <>
+struct EightLanes<float> {
+  static constexpr bool kVector = true;
+  typedef float Vector __attribute__((vector_size(32)));
+  typedef int32_t Mask __attribute__((vector_size(32)));
+};
+
+template <>
+struct EightLanes<int32_t> {
+  static constexpr bool kVector = true;
+  typedef int32_t Vector __attribute__((vector_size(32)));
+  typedef int32_t Mask __attribute__((vector_size(32)));
+};
+
+template <>
+struct EightLanes<double> {
+  static constexpr bool kVector = true;
+  typedef double Vector __attribute__((vector_size(64)));
+  typedef int64_t Mask __attribute__((vector_size(64)));
+};
+
+// Transposes an 8 × 8 tile held as eight row vectors, in three rounds: round s
+// swaps the off-diagonal s × s blocks of every 2s × 2s block.
+template <typename T>
+ROISERVE_ALWAYS_INLINE void transpose_8x8(typename EightLanes<T>::Vector (&rows)[8]) {
+  using Mask = typename EightLanes<T>::Mask;
+  constexpr int kRounds = 3;
+  const Mask low[kRounds] = {
+      {0, 8, 2, 10, 4, 12, 6, 14}, {0, 1, 8, 9, 4, 5, 12, 13}, {0, 1, 2, 3, 8, 9, 10, 11}};
+  const Mask high[kRounds] = {
+      {1, 9, 3, 11, 5, 13, 7, 15}, {2, 3, 10, 11, 6, 7, 14, 15}, {4, 5, 6, 7, 12, 13, 14, 15}};
+  for (int round = 0, s = 1; round < kRounds; ++round, s *= 2) {
+    for (int i = 0; i < 8; ++i) {
+      if ((i & s) == 0) {
+        const auto top = rows[i];
+        rows[i] = __builtin_shuffle(top, rows[i + s], low[round]);
+        rows[i + s] = __builtin_shuffle(top, rows[i + s], high[round]);
+      }
+    }
+  }
+}
+
+// dst[c, r] = src[r, c] for a dense [rows, cols] matrix: 8 × 8 tiles in
+// registers where T has EightLanes, the ragged edges one element at a time.
+template <typename T>
+ROISERVE_ALWAYS_INLINE void transpose(const T* __restrict src, int64_t rows, int64_t cols,
+                                      T* __restrict dst) {
+  constexpr int64_t kTile = 8;
+  int64_t r0 = 0;
+  if constexpr (EightLanes<T>::kVector) {
+    using Vector = typename EightLanes<T>::Vector;
+    for (; r0 + kTile <= rows; r0 += kTile) {
+      int64_t c0 = 0;
+      for (; c0 + kTile <= cols; c0 += kTile) {
+        Vector tile[kTile];
+        for (int64_t i = 0; i < kTile; ++i) {
+          std::memcpy(&tile[i], src + (r0 + i) * cols + c0, sizeof(Vector));
+        }
+        transpose_8x8<T>(tile);
+        for (int64_t i = 0; i < kTile; ++i) {
+          std::memcpy(dst + (c0 + i) * rows + r0, &tile[i], sizeof(Vector));
+        }
+      }
+      for (int64_t c = c0; c < cols; ++c) {
+        for (int64_t r = r0; r < r0 + kTile; ++r) {
+          dst[c * rows + r] = src[r * cols + c];
+        }
+      }
+    }
+  }
+  for (int64_t r = r0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      dst[c * rows + r] = src[r * cols + c];
+    }
+  }
+}
+
 // tile [bins, channels] -> out [channels, bins].
 template <typename T>
 void transpose_bins_to_channels(const T* tile, int64_t bins, int64_t channels, T* out) {
-  for (int64_t c = 0; c < channels; ++c) {
-    for (int64_t b = 0; b < bins; ++b) {
-      out[c * bins + b] = tile[b * channels + c];
-    }
-  }
+  transpose(tile, bins, channels, out);
 }
 
 // Reads one RoI's slice of a [K, C, PH, PW] tensor of any strides as a

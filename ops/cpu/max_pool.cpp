@@ -3,7 +3,9 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstring>
 
+#include "ops/cpu/channel_blocks.h"
 #include "ops/cpu/simd.h"
 
 namespace roiserve::ops::cpu {
@@ -21,11 +23,88 @@ ROISERVE_ALWAYS_INLINE void update_maximum(T value, int32_t index, T& best, int3
   where = (index & take) | (where & ~take);
 }
 
-// out[bin, c] and argmax[bin, c] of one RoI over a [H, W, C] image. Pixels in
-// the outer loop, all channels in the inner one: a bin covers up to dozens of
-// pixels, more than L1 holds, so each pixel is read once per bin while the
-// running maxima (2 × C values) stay in L1.
+// One bin over channels [0, width_used) of a [H, W, C] image, any width:
+// out[c] and argmax[c] hold the running maxima.
 template <typename T>
+ROISERVE_ALWAYS_INLINE void max_pool_bin(const T* __restrict image, int64_t width, int64_t channels,
+                                         const BinRange& r, const BinRange& q, int64_t width_used,
+                                         T* __restrict out, int32_t* __restrict argmax) {
+  std::fill(out, out + width_used, (r.empty() || q.empty()) ? T(0) : static_cast<T>(-FLT_MAX));
+  std::fill(argmax, argmax + width_used, -1);
+  for (int64_t h = r.start; h < r.end; ++h) {
+    for (int64_t w = q.start; w < q.end; ++w) {
+      const T* __restrict v = image + (h * width + w) * channels;
+      const auto index = static_cast<int32_t>(h * width + w);
+      for (int64_t c = 0; c < width_used; ++c) {
+        update_maximum(v[c], index, out[c], argmax[c]);
+      }
+    }
+  }
+}
+
+// One cache line of T as a vector, and the integer vector of the same shape
+// that comparing two of them gives. The compiler maps it onto the target's
+// registers: one AVX-512 register, two AVX2 ones, four SSE ones.
+template <typename T>
+struct LineLanes;
+
+template <>
+struct LineLanes<float> {
+  typedef float Vector __attribute__((vector_size(64)));
+  typedef int32_t Index __attribute__((vector_size(64)));
+};
+
+template <>
+struct LineLanes<double> {
+  typedef double Vector __attribute__((vector_size(64)));
+  typedef int64_t Index __attribute__((vector_size(64)));
+};
+
+// The same over exactly kWidth channels (whole cache lines), with the running
+// maxima and their positions in vector registers across the bin's pixels.
+// `take ? value : best` is update_maximum's rule: a NaN never compares
+// greater, so it never wins.
+template <typename T, int64_t kWidth>
+ROISERVE_ALWAYS_INLINE void max_pool_full_bin(const T* __restrict image, int64_t width,
+                                              int64_t channels, const BinRange& r,
+                                              const BinRange& q, T* __restrict out,
+                                              int32_t* __restrict argmax) {
+  using Vector = typename LineLanes<T>::Vector;
+  using Index = typename LineLanes<T>::Index;
+  constexpr int64_t kLanes = sizeof(Vector) / sizeof(T);
+  constexpr int64_t kVectors = kWidth / kLanes;
+  static_assert(kWidth % kLanes == 0);
+  Vector best[kVectors];
+  Index where[kVectors];
+  const T initial = (r.empty() || q.empty()) ? T(0) : static_cast<T>(-FLT_MAX);
+  for (int64_t j = 0; j < kVectors; ++j) {
+    best[j] = Vector{} + initial;
+    where[j] = Index{} - 1;
+  }
+  for (int64_t h = r.start; h < r.end; ++h) {
+    for (int64_t w = q.start; w < q.end; ++w) {
+      const T* __restrict v = image + (h * width + w) * channels;
+      const Index index = Index{} + static_cast<int32_t>(h * width + w);
+      for (int64_t j = 0; j < kVectors; ++j) {
+        Vector value;
+        std::memcpy(&value, v + j * kLanes, sizeof(Vector));
+        const auto take = value > best[j];
+        best[j] = take ? value : best[j];
+        where[j] = take ? index : where[j];
+      }
+    }
+  }
+  for (int64_t j = 0; j < kVectors; ++j) {
+    std::memcpy(out + j * kLanes, &best[j], sizeof(Vector));
+    for (int64_t c = 0; c < kLanes; ++c) {
+      argmax[j * kLanes + c] = static_cast<int32_t>(where[j][c]);
+    }
+  }
+}
+
+// out[bin, c] and argmax[bin, c] of one RoI over a [H, W, C] image, kChunk
+// channels at a time.
+template <typename T, int64_t kChunk>
 ROISERVE_ALWAYS_INLINE void max_pool_one_roi(const T* __restrict image, int64_t width,
                                              int64_t channels, const std::vector<BinRange>& rows,
                                              const std::vector<BinRange>& cols, T* __restrict out,
@@ -33,23 +112,31 @@ ROISERVE_ALWAYS_INLINE void max_pool_one_roi(const T* __restrict image, int64_t 
   const auto pooled_width = static_cast<int64_t>(cols.size());
   for (size_t ph = 0; ph < rows.size(); ++ph) {
     for (int64_t pw = 0; pw < pooled_width; ++pw) {
-      const BinRange& r = rows[ph];
-      const BinRange& q = cols[pw];
-      T* __restrict best = out + (ph * pooled_width + pw) * channels;
-      int32_t* __restrict where = argmax + (ph * pooled_width + pw) * channels;
-      const T initial = (r.empty() || q.empty()) ? T(0) : static_cast<T>(-FLT_MAX);
-      std::fill(best, best + channels, initial);
-      std::fill(where, where + channels, -1);
-      for (int64_t h = r.start; h < r.end; ++h) {
-        for (int64_t w = q.start; w < q.end; ++w) {
-          const T* __restrict v = image + (h * width + w) * channels;
-          const auto index = static_cast<int32_t>(h * width + w);
-          for (int64_t c = 0; c < channels; ++c) {
-            update_maximum(v[c], index, best[c], where[c]);
-          }
+      const int64_t bin = (ph * pooled_width + pw) * channels;
+      for (int64_t c = 0; c < channels; c += kChunk) {
+        if (c + kChunk <= channels) {
+          max_pool_full_bin<T, kChunk>(image + c, width, channels, rows[ph], cols[pw],
+                                       out + bin + c, argmax + bin + c);
+        } else {
+          max_pool_bin(image + c, width, channels, rows[ph], cols[pw], channels - c, out + bin + c,
+                       argmax + bin + c);
         }
       }
     }
+  }
+}
+
+// Four cache lines of channels at a time over a whole channels-last map; one
+// block's worth over a block of channels (channel_blocks.h).
+template <typename T>
+ROISERVE_ALWAYS_INLINE void max_pool_any_roi(const T* image, int64_t width, int64_t channels,
+                                             const std::vector<BinRange>& rows,
+                                             const std::vector<BinRange>& cols, T* out,
+                                             int32_t* argmax) {
+  if (channels <= kChannelBlock) {
+    max_pool_one_roi<T, kChannelBlock>(image, width, channels, rows, cols, out, argmax);
+  } else {
+    max_pool_one_roi<T, 64 / sizeof(T) * 4>(image, width, channels, rows, cols, out, argmax);
   }
 }
 
@@ -59,14 +146,14 @@ ROISERVE_CPU_CLONES void max_pool_roi(const float* image, int64_t width, int64_t
                                       const std::vector<BinRange>& rows,
                                       const std::vector<BinRange>& cols, float* out,
                                       int32_t* argmax) {
-  max_pool_one_roi(image, width, channels, rows, cols, out, argmax);
+  max_pool_any_roi(image, width, channels, rows, cols, out, argmax);
 }
 
 ROISERVE_CPU_CLONES void max_pool_roi(const double* image, int64_t width, int64_t channels,
                                       const std::vector<BinRange>& rows,
                                       const std::vector<BinRange>& cols, double* out,
                                       int32_t* argmax) {
-  max_pool_one_roi(image, width, channels, rows, cols, out, argmax);
+  max_pool_any_roi(image, width, channels, rows, cols, out, argmax);
 }
 
 void scatter_max_pool_grad(const at::Tensor& grad, const at::Tensor& argmax, const at::Tensor& rois,

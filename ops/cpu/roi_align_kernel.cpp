@@ -1,18 +1,22 @@
 // RoIAlign on the CPU. The features are read channels-last (NHWC), so each
 // bilinear tap is a contiguous run over channels that every SIMD width
 // vectorizes; sample positions and weights are computed once per RoI and shared
-// by all channels. Forward parallelizes over RoIs; backward over channel
-// blocks, so that no two threads ever add into the same gradient element and
-// the result does not depend on the thread count.
+// by all channels. Channels-last input is pooled as it is, in parallel over
+// RoIs; NCHW input a block of channels at a time (channel_blocks.h). Backward
+// parallelizes over channel blocks, so that no two threads ever add into the
+// same gradient element and the result does not depend on the thread count.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include "ops/common/checks.h"
+#include "ops/cpu/channel_blocks.h"
+#include "ops/cpu/huge_pages.h"
 #include "ops/cpu/layout.h"
 #include "ops/cpu/reduced_float.h"
 #include "ops/cpu/sampling.h"
 #include "ops/cpu/simd.h"
+#include "ops/cpu/task_queue.h"
 
 namespace roiserve::ops::cpu {
 
@@ -51,13 +55,13 @@ ROISERVE_ALWAYS_INLINE void roi_align_bin(const T* __restrict image, int64_t wid
   }
 }
 
-// One RoI: out[bin, c] for bin = ph * pooled_width + pw over a [H, W, C] image.
-template <typename T>
+// One RoI: out[bin, c] for bin = ph * pooled_width + pw over a [H, W, C] image,
+// kChunk channels at a time.
+template <typename T, int64_t kChunk>
 ROISERVE_ALWAYS_INLINE void roi_align_one_roi(const T* __restrict image, int64_t width,
                                               int64_t channels, const SampleGrid<T>& grid,
                                               int64_t pooled_height, int64_t pooled_width,
                                               T* __restrict out) {
-  constexpr int64_t kChunk = 64 / sizeof(T) * 4;  // four cache lines of channels
   for (int64_t ph = 0; ph < pooled_height; ++ph) {
     for (int64_t pw = 0; pw < pooled_width; ++pw) {
       T* bin_out = out + (ph * pooled_width + pw) * channels;
@@ -69,16 +73,65 @@ ROISERVE_ALWAYS_INLINE void roi_align_one_roi(const T* __restrict image, int64_t
   }
 }
 
+// Four cache lines of channels at a time: a whole channels-last map.
+template <typename T>
+constexpr int64_t kMapChunk = 64 / sizeof(T) * 4;
+
 ROISERVE_CPU_CLONES void roi_align_roi(const float* image, int64_t width, int64_t channels,
                                        const SampleGrid<float>& grid, int64_t pooled_height,
                                        int64_t pooled_width, float* out) {
-  roi_align_one_roi(image, width, channels, grid, pooled_height, pooled_width, out);
+  roi_align_one_roi<float, kMapChunk<float>>(image, width, channels, grid, pooled_height,
+                                             pooled_width, out);
 }
 
 ROISERVE_CPU_CLONES void roi_align_roi(const double* image, int64_t width, int64_t channels,
                                        const SampleGrid<double>& grid, int64_t pooled_height,
                                        int64_t pooled_width, double* out) {
-  roi_align_one_roi(image, width, channels, grid, pooled_height, pooled_width, out);
+  roi_align_one_roi<double, kMapChunk<double>>(image, width, channels, grid, pooled_height,
+                                               pooled_width, out);
+}
+
+// The geometry shared by both layouts' forward passes.
+struct RoIAlignShape {
+  int64_t batch_size, channels, height, width, pooled_height, pooled_width;
+  int64_t bins() const { return pooled_height * pooled_width; }
+};
+
+// Channels [c_begin, c_end) of the RoIs [first, last) of one [C, H, W] image:
+// copies the channels into `block` (channel_blocks.h), pools each RoI into a
+// bin-major tile and transposes the tile into the RoI's [c_end - c_begin, bins]
+// slice of the NCHW output, which is contiguous.
+template <typename T>
+ROISERVE_ALWAYS_INLINE void roi_align_channel_block(const T* image, const RoIAlignShape& shape,
+                                                    int64_t c_begin, int64_t c_end,
+                                                    const int64_t* first, const int64_t* last,
+                                                    const std::vector<SampleGrid<T>>& grids,
+                                                    T* block, T* out) {
+  const int64_t block_width = c_end - c_begin;
+  copy_channel_block(image, shape.height * shape.width, c_begin, c_end, block);
+  std::vector<T> tile(shape.bins() * block_width);
+  for (const int64_t* k = first; k != last; ++k) {
+    roi_align_one_roi<T, kChannelBlock>(block, shape.width, block_width, grids[*k],
+                                        shape.pooled_height, shape.pooled_width, tile.data());
+    transpose(tile.data(), shape.bins(), block_width,
+              out + (*k * shape.channels + c_begin) * shape.bins());
+  }
+}
+
+ROISERVE_CPU_CLONES void roi_align_block(const float* image, const RoIAlignShape& shape,
+                                         int64_t c_begin, int64_t c_end, const int64_t* first,
+                                         const int64_t* last,
+                                         const std::vector<SampleGrid<float>>& grids, float* block,
+                                         float* out) {
+  roi_align_channel_block(image, shape, c_begin, c_end, first, last, grids, block, out);
+}
+
+ROISERVE_CPU_CLONES void roi_align_block(const double* image, const RoIAlignShape& shape,
+                                         int64_t c_begin, int64_t c_end, const int64_t* first,
+                                         const int64_t* last,
+                                         const std::vector<SampleGrid<double>>& grids,
+                                         double* block, double* out) {
+  roi_align_channel_block(image, shape, c_begin, c_end, first, last, grids, block, out);
 }
 
 // Scatters one RoI's gradient g[bin, c] (channels [0, block)) into the image's
@@ -127,48 +180,74 @@ ROISERVE_CPU_CLONES void roi_align_backward_roi(const double* grad_bins, int64_t
                              grad_image);
 }
 
+// Channels-last features [N, H, W, C] -> channels-last output [K, bins, C],
+// one RoI at a time (task_queue.h).
+template <typename T>
+void roi_align_channels_last(const T* features, const T* rois, int64_t num_rois,
+                             const RoIAlignShape& shape, T scale, T offset, bool aligned,
+                             int64_t sampling_ratio, T* out) {
+  const int64_t image_size = shape.height * shape.width * shape.channels;
+  drain_in_parallel(num_rois, [&](TaskQueue& tasks) {
+    SampleGrid<T> grid;
+    for (int64_t k; tasks.take(k);) {
+      const T* roi = rois + 5 * k;
+      compute_sample_grid(kForward, roi, scale, offset, !aligned, shape.pooled_height,
+                          shape.pooled_width, sampling_ratio, shape.height, shape.width, grid);
+      roi_align_roi(features + static_cast<int64_t>(roi[0]) * image_size, shape.width,
+                    shape.channels, grid, shape.pooled_height, shape.pooled_width,
+                    out + k * shape.bins() * shape.channels);
+    }
+  });
+}
+
+// NCHW features -> NCHW output [K, C, bins], one block of channels of one image
+// at a time; each RoI's sample grid is computed once and used by every block.
+template <typename T>
+void roi_align_nchw(const T* features, const T* rois, int64_t num_rois, const RoIAlignShape& shape,
+                    T scale, T offset, bool aligned, int64_t sampling_ratio, T* out) {
+  std::vector<SampleGrid<T>> grids(num_rois);
+  at::parallel_for(0, num_rois, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      compute_sample_grid(kForward, rois + 5 * k, scale, offset, !aligned, shape.pooled_height,
+                          shape.pooled_width, sampling_ratio, shape.height, shape.width, grids[k]);
+    }
+  });
+  for_each_channel_block_of_images(
+      features, rois, num_rois, shape.batch_size, shape.channels, shape.height * shape.width,
+      [&](const T* image, int64_t c_begin, int64_t c_end, const int64_t* first, const int64_t* last,
+          T* block) {
+        roi_align_block(image, shape, c_begin, c_end, first, last, grids, block, out);
+      });
+}
+
 // float32 or float64 arguments that roi_align_forward_kernel checked.
 at::Tensor roi_align_forward_unchecked(const at::Tensor& input, const at::Tensor& rois,
                                        double spatial_scale, int64_t pooled_height,
                                        int64_t pooled_width, int64_t sampling_ratio, bool aligned) {
   const int64_t num_rois = rois.size(0);
-  const int64_t channels = input.size(1);
-  const int64_t height = input.size(2);
-  const int64_t width = input.size(3);
+  const RoIAlignShape shape{input.size(0), input.size(1), input.size(2),
+                            input.size(3), pooled_height, pooled_width};
   const bool channels_last = is_channels_last(input);
   // Every element is written below: no zero fill (a page-faulting pass).
   at::Tensor output =
-      at::empty({num_rois, channels, pooled_height, pooled_width}, input.options(),
+      at::empty({num_rois, shape.channels, pooled_height, pooled_width}, input.options(),
                 channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
-  if (output.numel() == 0 || height == 0 || width == 0) {
+  if (output.numel() == 0 || shape.height == 0 || shape.width == 0) {
     return output.zero_();
   }
-  const at::Tensor features = input.contiguous(at::MemoryFormat::ChannelsLast);
+  advise_huge_pages(output);
+  const at::Tensor features = input.contiguous(channels_last ? at::MemoryFormat::ChannelsLast
+                                                             : at::MemoryFormat::Contiguous);
   const at::Tensor boxes = rois.contiguous();
-  const int64_t bins = pooled_height * pooled_width;
 
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "roi_align_forward", [&] {
-    const scalar_t* data = features.data_ptr<scalar_t>();
-    const scalar_t* roi_data = boxes.data_ptr<scalar_t>();
-    scalar_t* out = output.data_ptr<scalar_t>();
     const auto scale = static_cast<scalar_t>(spatial_scale);
     const scalar_t offset = aligned ? 0.5 : 0.0;
-    at::parallel_for(0, num_rois, 1, [&](int64_t begin, int64_t end) {
-      SampleGrid<scalar_t> grid;
-      std::vector<scalar_t> tile(channels_last ? 0 : bins * channels);
-      for (int64_t k = begin; k < end; ++k) {
-        const scalar_t* roi = roi_data + 5 * k;
-        compute_sample_grid(kForward, roi, scale, offset, !aligned, pooled_height, pooled_width,
-                            sampling_ratio, height, width, grid);
-        const scalar_t* image = data + static_cast<int64_t>(roi[0]) * height * width * channels;
-        scalar_t* roi_out = out + k * bins * channels;
-        roi_align_roi(image, width, channels, grid, pooled_height, pooled_width,
-                      channels_last ? roi_out : tile.data());
-        if (!channels_last) {
-          transpose_bins_to_channels(tile.data(), bins, channels, roi_out);
-        }
-      }
-    });
+    (channels_last ? roi_align_channels_last<scalar_t>
+                   : roi_align_nchw<scalar_t>)(features.data_ptr<scalar_t>(),
+                                               boxes.data_ptr<scalar_t>(), num_rois, shape, scale,
+                                               offset, aligned, sampling_ratio,
+                                               output.data_ptr<scalar_t>());
   });
   return output;
 }
