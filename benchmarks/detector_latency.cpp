@@ -22,6 +22,7 @@
 
 #include "detector/bundle/model_bundle.h"
 #include "detector/data/shapes_dataset.h"
+#include "detector/model/freed_memory.h"
 #include "tools/cli/device_option.h"
 #include "tools/cli/precision_option.h"
 
@@ -108,6 +109,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    keep_freed_memory_for_reuse();
     at::set_num_threads(threads);
     at::manual_seed(0);
     ModelConfig config =

@@ -10,8 +10,11 @@ set -euo pipefail
 
 # libopenblas0-pthread: without it Debian's LibTorch runs every GEMM on the
 # reference BLAS (a 512x12544 -> 1024 linear layer: 5.6 s instead of 79 ms).
+# libdnnl-dev: the headers of the oneDNN Debian's LibTorch runs on, through
+# which the detector serves its CPU convolutions (cmake/onednn.cmake).
 build_packages=(
-  g++ cmake ninja-build libtorch-dev libopenblas0-pthread libyaml-cpp-dev libcli11-dev libopencv-dev
+  g++ cmake ninja-build libtorch-dev libopenblas0-pthread libdnnl-dev libyaml-cpp-dev libcli11-dev
+  libopencv-dev
   nlohmann-json3-dev libgtest-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libspdlog-dev prometheus-cpp-dev libcpp-httplib-dev)
 # chromium, chromium-driver: the web page's tests run it in a real browser

@@ -16,6 +16,8 @@
 #include "server/roi_server.h"
 #include "server/signals.h"
 
+#include "detector/model/freed_memory.h"
+
 namespace {
 
 using namespace roiserve::server;
@@ -158,6 +160,7 @@ int main(int argc, char** argv) {
   // Defence in depth behind the header check: OpenCV's decoders refuse more
   // pixels than the server's limit themselves (read once, before any decode).
   setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(config.limits.max_image_pixels).c_str(), 1);
+  roiserve::detector::keep_freed_memory_for_reuse();
   at::set_num_threads(config.threads);
 
   RoiServer server(config);

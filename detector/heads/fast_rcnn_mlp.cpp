@@ -24,19 +24,15 @@ FastRcnnMlpImpl::FastRcnnMlpImpl(int64_t in_features, int64_t representation_siz
 
 void FastRcnnMlpImpl::prepare(c10::ScalarType dtype) {
   prepared_.clear();
-  if (dtype == at::kFloat) return;
-  for (const auto& layer : {fc6_, fc7_, cls_score_, bbox_pred_}) {
-    prepared_.push_back({layer->weight.detach().to(dtype), layer->bias.detach().to(dtype)});
-  }
+  for (const auto& layer : {fc6_, fc7_, cls_score_, bbox_pred_}) prepared_.emplace_back(*layer, dtype);
 }
 
 BoxPrediction FastRcnnMlpImpl::forward(const at::Tensor& pooled) {
   if (!prepared_.empty() && !is_training() && !at::GradMode::is_enabled()) {
-    at::Tensor x = pooled.flatten(1).to(prepared_[0].weight.scalar_type());
-    x = at::linear(x, prepared_[0].weight, prepared_[0].bias).relu_();
-    x = at::linear(x, prepared_[1].weight, prepared_[1].bias).relu_();
-    return {at::linear(x, prepared_[2].weight, prepared_[2].bias).to(at::kFloat),
-            at::linear(x, prepared_[3].weight, prepared_[3].bias).to(at::kFloat)};
+    at::Tensor x = pooled.flatten(1).to(prepared_[0].dtype());
+    x = prepared_[0](x, /*relu=*/true, x.scalar_type());
+    x = prepared_[1](x, /*relu=*/true, x.scalar_type());
+    return {prepared_[2](x, /*relu=*/false, at::kFloat), prepared_[3](x, /*relu=*/false, at::kFloat)};
   }
   at::Tensor x = pooled.flatten(1);
   x = fc6_->forward(x).relu_();

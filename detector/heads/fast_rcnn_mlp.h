@@ -6,6 +6,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "detector/heads/box_head.h"
+#include "detector/model/prepared_linear.h"
 
 #include <vector>
 
@@ -17,20 +18,16 @@ class FastRcnnMlpImpl : public torch::nn::Module {
                   int64_t num_classes_with_background);
   // pooled [K, ...] (flattened here) -> float32 logits and per-class deltas.
   BoxPrediction forward(const at::Tensor& pooled);
-  // Serving in `dtype`: below float32 the layers keep weight copies in it,
-  // used in eval mode without autograd (float32 serves as it is).
+  // Serving in `dtype` (eval mode without autograd): every layer prepared
+  // (model/prepared_linear.h), its ReLU fused.
   void prepare(c10::ScalarType dtype);
 
  private:
-  struct PreparedLinear {
-    at::Tensor weight;
-    at::Tensor bias;
-  };
   torch::nn::Linear fc6_{nullptr};
   torch::nn::Linear fc7_{nullptr};
   torch::nn::Linear cls_score_{nullptr};
   torch::nn::Linear bbox_pred_{nullptr};
-  // fc6, fc7, cls_score, bbox_pred; empty when serving as it is
+  // fc6, fc7, cls_score, bbox_pred; empty until prepared
   std::vector<PreparedLinear> prepared_;
 };
 TORCH_MODULE(FastRcnnMlp);

@@ -35,11 +35,12 @@ void FeaturePyramidImpl::prepare(c10::ScalarType dtype) {
   }
 }
 
-at::Tensor FeaturePyramidImpl::inner(int64_t level, const at::Tensor& input) {
+at::Tensor FeaturePyramidImpl::inner(int64_t level, const at::Tensor& input, at::Tensor top_down) {
   if (!prepared_inner_.empty() && !is_training() && !at::GradMode::is_enabled()) {
-    return prepared_inner_[level](input);
+    return prepared_inner_[level](input, {std::move(top_down)});
   }
-  return inner_blocks_->at<torch::nn::Conv2dImpl>(level).forward(input);
+  at::Tensor lateral = inner_blocks_->at<torch::nn::Conv2dImpl>(level).forward(input);
+  return top_down.defined() ? lateral.add_(top_down) : lateral;
 }
 
 at::Tensor FeaturePyramidImpl::layer(int64_t level, const at::Tensor& input) {
@@ -52,11 +53,12 @@ at::Tensor FeaturePyramidImpl::layer(int64_t level, const at::Tensor& input) {
 std::vector<at::Tensor> FeaturePyramidImpl::forward(const std::vector<at::Tensor>& stage_outputs) {
   const int64_t levels = static_cast<int64_t>(stage_outputs.size());
   std::vector<at::Tensor> pyramid(levels);
-  at::Tensor top_down = inner(levels - 1, stage_outputs[levels - 1]);
+  at::Tensor top_down = inner(levels - 1, stage_outputs[levels - 1], {});
   pyramid[levels - 1] = layer(levels - 1, top_down);
   for (int64_t level = levels - 2; level >= 0; --level) {
-    at::Tensor lateral = inner(level, stage_outputs[level]);
-    top_down = lateral.add_(at::upsample_nearest2d(top_down, {lateral.size(2), lateral.size(3)}));
+    const at::Tensor& stage_output = stage_outputs[level];
+    top_down = inner(level, stage_output,
+                     at::upsample_nearest2d(top_down, {stage_output.size(2), stage_output.size(3)}));
     pyramid[level] = layer(level, top_down);
   }
   pyramid.push_back(at::max_pool2d(pyramid.back(), {1, 1}, {2, 2}, {0, 0}));

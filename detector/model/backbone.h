@@ -25,8 +25,9 @@ class FeaturePyramidImpl : public torch::nn::Module {
   void prepare(c10::ScalarType dtype);
 
  private:
-  // One level's lateral (inner) or output (layer) convolution.
-  at::Tensor inner(int64_t level, const at::Tensor& input);
+  // One level's lateral (inner) convolution, plus `top_down` where defined
+  // (consumed: see ConvPostOps), or its output (layer) convolution.
+  at::Tensor inner(int64_t level, const at::Tensor& input, at::Tensor top_down);
   at::Tensor layer(int64_t level, const at::Tensor& input);
 
   torch::nn::ModuleList inner_blocks_;

@@ -59,7 +59,7 @@ void MaskHeadImpl::prepare(c10::ScalarType dtype) {
 at::Tensor MaskHeadImpl::forward(const at::Tensor& pooled) {
   if (!prepared_.empty() && !is_training() && !at::GradMode::is_enabled()) {
     at::Tensor x = to_prepared_layout(pooled, prepared_dtype_);
-    for (size_t i = 0; i + 1 < prepared_.size(); ++i) x = prepared_[i](x).relu_();
+    for (size_t i = 0; i + 1 < prepared_.size(); ++i) x = prepared_[i](x, {{}, true});
     return prepared_.back()(x).to(at::kFloat);
   }
   at::Tensor x = pooled;

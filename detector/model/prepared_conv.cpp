@@ -3,6 +3,10 @@
 #include <stdexcept>
 #include <type_traits>
 
+#ifdef ROISERVE_ONEDNN
+#include "detector/model/onednn/convolution.h"
+#endif
+
 namespace roiserve::detector {
 namespace {
 
@@ -46,6 +50,7 @@ PreparedConv::PreparedConv(const torch::nn::Conv2dImpl& conv, c10::ScalarType dt
   }
   weight_ = weight.to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
   bias_ = bias.to(dtype);
+  choose_backend();
 }
 
 // A transposed convolution whose kernel equals its stride (Mask R-CNN's 2 x 2,
@@ -75,29 +80,54 @@ PreparedConv::PreparedConv(const torch::nn::ConvTranspose2dImpl& conv, c10::Scal
                 .contiguous(at::MemoryFormat::ChannelsLast);
   bias_ = conv.bias.detach().repeat_interleave(kernel * kernel).to(dtype);
   pixel_shuffle_ = kernel;
+  choose_backend();
+}
+
+void PreparedConv::choose_backend() {
+  weight_sizes_ = weight_.sizes().vec();
+  options_ = weight_.options().memory_format(at::MemoryFormat::ChannelsLast);
+#ifdef ROISERVE_ONEDNN
+  const bool served_dtype = weight_.scalar_type() == at::kFloat || weight_.scalar_type() == at::kBFloat16;
+  if (weight_.is_cpu() && served_dtype && groups_ == 1) {
+    onednn_ = std::make_shared<const onednn::Convolution>(weight_, bias_, stride_, padding_, dilation_);
+    weight_.reset();
+    bias_.reset();
+  }
+#endif
 }
 
 // LibTorch 1.13 refuses to convolve an empty batch (a mask head given no
 // detections) with channels-last weights: its empty-batch path views the
 // weight as contiguous. The answer is an empty output of the right shape.
 at::Tensor PreparedConv::empty_output(const at::Tensor& input) const {
-  std::vector<int64_t> sizes{0, weight_.size(0)};
+  std::vector<int64_t> sizes{0, weight_sizes_[0]};
   for (size_t axis = 0; axis < 2; ++axis) {
     const int64_t extent = input.size(static_cast<int64_t>(axis) + 2);
-    const int64_t kernel = weight_.size(static_cast<int64_t>(axis) + 2);
+    const int64_t kernel = weight_sizes_[axis + 2];
     sizes.push_back((extent + 2 * padding_[axis] - dilation_[axis] * (kernel - 1) - 1) /
                         stride_[axis] +
                     1);
   }
-  return at::empty(sizes, weight_.options().memory_format(at::MemoryFormat::ChannelsLast));
+  return at::empty(sizes, options_);
 }
 
-at::Tensor PreparedConv::operator()(const at::Tensor& input) const {
-  const at::Tensor output =
-      input.size(0) == 0
-          ? empty_output(input)
-          : at::convolution(input, weight_, bias_, stride_, padding_, dilation_,
-                            /*transposed=*/false, {0, 0}, groups_);
+at::Tensor PreparedConv::operator()(const at::Tensor& input, ConvPostOps post_ops) const {
+  if (post_ops.add.defined() && pixel_shuffle_ > 1) {
+    throw std::invalid_argument("a prepared transposed convolution fuses no addend");
+  }
+  at::Tensor output;
+  if (input.size(0) == 0) {
+    output = empty_output(input);
+#ifdef ROISERVE_ONEDNN
+  } else if (onednn_) {
+    output = (*onednn_)(input, std::move(post_ops.add), post_ops.relu);
+#endif
+  } else {
+    output = at::convolution(input, weight_, bias_, stride_, padding_, dilation_,
+                             /*transposed=*/false, {0, 0}, groups_);
+    if (post_ops.add.defined()) output.add_(post_ops.add);
+    if (post_ops.relu) output.relu_();
+  }
   return pixel_shuffle_ > 1 ? at::pixel_shuffle(output, pixel_shuffle_) : output;
 }
 

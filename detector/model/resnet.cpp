@@ -54,9 +54,6 @@ class ResidualBlockImpl : public torch::nn::Module {
   // and rectifies in place too): the same arithmetic, fewer feature maps
   // allocated.
   at::Tensor forward(const at::Tensor& input) {
-    if (!prepared_.empty() && !is_training() && !at::GradMode::is_enabled()) {
-      return forward_prepared(input);
-    }
     at::Tensor x = input;
     for (size_t i = 0; i < convs_.size(); ++i) {
       x = norms_[i]->forward_inplace(convs_[i]->forward(x));
@@ -66,16 +63,18 @@ class ResidualBlockImpl : public torch::nn::Module {
     return x.add_(downsample_norm_->forward_inplace(downsample_conv_->forward(input))).relu_();
   }
 
- private:
-  at::Tensor forward_prepared(const at::Tensor& input) const {
-    at::Tensor x = input;
-    for (size_t i = 0; i < prepared_.size(); ++i) {
-      x = prepared_[i](x);
-      if (i + 1 < prepared_.size()) x = at::relu_(x);
-    }
-    return x.add_(downsample_conv_ ? (*prepared_downsample_)(input) : input).relu_();
+  // Serving, once prepare() has run: the residual add and the last ReLU are
+  // the last convolution's post-ops, and the block's input, taken by value,
+  // is the identity they add in place when the caller hands it over.
+  at::Tensor forward_prepared(at::Tensor input) const {
+    const ConvPostOps relu{{}, true};
+    at::Tensor x = prepared_.front()(input, relu);
+    for (size_t i = 1; i + 1 < prepared_.size(); ++i) x = prepared_[i](x, relu);
+    at::Tensor identity = downsample_conv_ ? (*prepared_downsample_)(input) : std::move(input);
+    return prepared_.back()(x, {std::move(identity), true});
   }
 
+ private:
   void add_conv_bn(int64_t in, int64_t out, int64_t kernel, int64_t stride, double eps) {
     const std::string index = std::to_string(convs_.size() + 1);
     convs_.push_back(register_module("conv" + index, conv(in, out, kernel, stride)));
@@ -122,12 +121,16 @@ void ResNetImpl::prepare(c10::ScalarType dtype) {
 std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& images) {
   const bool prepared = prepared_conv1_ && !is_training() && !at::GradMode::is_enabled();
   at::Tensor x = prepared
-                     ? (*prepared_conv1_)(to_prepared_layout(images, prepared_dtype_)).relu_()
+                     ? (*prepared_conv1_)(to_prepared_layout(images, prepared_dtype_), {{}, true})
                      : bn1_->forward_inplace(conv1_->forward(images)).relu_();
   x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
   std::vector<at::Tensor> stage_outputs;
   for (auto& stage : stages_) {
-    x = stage->forward(x);
+    if (prepared) {
+      for (auto& block : *stage) x = block.get<ResidualBlockImpl>().forward_prepared(std::move(x));
+    } else {
+      x = stage->forward(x);
+    }
     stage_outputs.push_back(x);
   }
   return stage_outputs;

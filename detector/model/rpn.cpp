@@ -38,7 +38,7 @@ std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> RpnHeadImpl::forward
   std::vector<at::Tensor> deltas;
   if (!prepared_.empty() && !is_training() && !at::GradMode::is_enabled()) {
     for (const auto& feature : features) {
-      const at::Tensor hidden = prepared_[0](to_prepared_layout(feature, prepared_dtype_)).relu_();
+      const at::Tensor hidden = prepared_[0](to_prepared_layout(feature, prepared_dtype_), {{}, true});
       objectness.push_back(prepared_[1](hidden).to(at::kFloat));
       deltas.push_back(prepared_[2](hidden).to(at::kFloat));
     }

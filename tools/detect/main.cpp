@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "detector/bundle/model_bundle.h"
+#include "detector/model/freed_memory.h"
 #include "tools/cli/device_option.h"
 #include "tools/cli/precision_option.h"
 #include "tools/detector_io/detection_results.h"
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    detector::keep_freed_memory_for_reuse();
     at::set_num_threads(threads);
     const c10::Device device = detector::resolve_device(device_name);
     request.masks = !no_masks;

@@ -14,6 +14,7 @@
 
 #include "detector/bundle/model_bundle.h"
 #include "detector/data/shapes_labelled.h"
+#include "detector/model/freed_memory.h"
 #include "tools/coco_dataset/coco_dataset.h"
 #include "tools/cli/device_option.h"
 #include "tools/cli/precision_option.h"
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    detector::keep_freed_memory_for_reuse();
     at::set_num_threads(threads);
     const c10::Device device = detector::resolve_device(device_name);
     options.masks = !no_masks;

@@ -1,0 +1,177 @@
+#include "detector/model/onednn/convolution.h"
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "detector/model/onednn/runtime.h"
+
+namespace roiserve::detector::onednn {
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+memory::dims to_dims(const std::vector<int64_t>& values) { return {values.begin(), values.end()}; }
+
+// A reorder between a user layout and a kernel's, with its scratchpad layout.
+struct Reorder {
+  dnnl::reorder primitive;
+  memory::desc scratchpad;
+
+  Reorder(const memory::desc& from, const memory::desc& to) {
+    dnnl::reorder::primitive_desc description(cpu_engine(), from, cpu_engine(), to,
+                                              make_attributes({}));
+    primitive = dnnl::reorder(description);
+    scratchpad = description.scratchpad_desc();
+  }
+
+  void operator()(const memory& from, const memory& to) const {
+    execute(primitive, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, scratchpad);
+  }
+};
+
+// Nothing else sees `tensor`'s storage: it may be written in place.
+bool exclusively_held(const at::Tensor& tensor) {
+  return tensor.use_count() == 1 && tensor.storage().use_count() == 1;
+}
+
+}  // namespace
+
+struct Convolution::Plan {
+  dnnl::convolution_forward primitive;
+  memory::desc scratchpad;
+  memory weights;
+  memory::desc user_source;       // channels-last, as the caller gives it
+  memory::desc user_destination;  // channels-last, as the caller gets it
+  std::optional<memory::desc> kernel_source;  // the kernel's own layout, where not channels-last
+  std::optional<Reorder> source_to_kernel;
+  std::optional<memory::desc> kernel_destination;  // the kernel's own layout, where not channels-last
+  std::optional<Reorder> destination_to_kernel;    // the addend, into the kernel's layout
+  std::optional<Reorder> destination_to_user;
+};
+
+Convolution::Convolution(const at::Tensor& weight, const at::Tensor& bias,
+                         const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                         const std::vector<int64_t>& dilation)
+    : bias_(bias.to(at::kFloat).contiguous()),
+      type_(served_data_type(weight.scalar_type())),
+      weight_sizes_(weight.sizes().vec()),
+      stride_(to_dims(stride)),
+      padding_(to_dims(padding)),
+      plans_(ReorderedWeights(weight, memory::format_tag::oihw)) {
+  for (int64_t value : dilation) dilation_.push_back(value - 1);
+}
+
+std::shared_ptr<const Convolution::Plan> Convolution::make_plan(const at::Tensor& input, bool add,
+                                                                bool relu,
+                                                                ReorderedWeights& weights) const {
+  const memory::dims source_dims{input.size(0), input.size(1), input.size(2), input.size(3)};
+  memory::dims destination_dims{input.size(0), weight_sizes_[0]};
+  for (size_t axis = 0; axis < 2; ++axis) {
+    const int64_t kernel = weight_sizes_[axis + 2];
+    const int64_t extent = source_dims[axis + 2] + 2 * padding_[axis];
+    destination_dims.push_back((extent - (dilation_[axis] + 1) * (kernel - 1) - 1) / stride_[axis] +
+                               1);
+  }
+  const memory::desc weights_any(to_dims(weight_sizes_), type_, Tag::any);
+  const memory::desc bias(to_dims(bias_.sizes().vec()), memory::data_type::f32, Tag::a);
+  dnnl::post_ops post_ops;
+  if (add) post_ops.append_sum(1.f);
+  if (relu) post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+  const dnnl::primitive_attr attributes = make_attributes(post_ops);
+
+  auto describe = [&](dnnl::algorithm algorithm,
+                      Tag activations) -> std::optional<dnnl::convolution_forward::primitive_desc> {
+    try {
+      const dnnl::convolution_forward::desc description(
+          dnnl::prop_kind::forward_inference, algorithm, memory::desc(source_dims, type_, activations),
+          weights_any, bias, memory::desc(destination_dims, type_, activations), stride_, dilation_,
+          padding_, padding_);
+      return dnnl::convolution_forward::primitive_desc(description, attributes, cpu_engine());
+    } catch (const dnnl::error&) {
+      return std::nullopt;  // no kernel for this combination on this CPU
+    }
+  };
+  // Winograd where oneDNN has it (float32 3 x 3 stride 1 on AVX-512; its
+  // layouts are blocked), else the direct kernel on channels-last as it is.
+  std::optional<dnnl::convolution_forward::primitive_desc> description =
+      describe(dnnl::algorithm::convolution_winograd, Tag::any);
+  if (!description) description = describe(dnnl::algorithm::convolution_direct, Tag::nhwc);
+  if (!description) description = describe(dnnl::algorithm::convolution_direct, Tag::any);
+  if (!description) throw std::runtime_error("oneDNN has no convolution for this layer");
+
+  auto plan = std::make_shared<Plan>();
+  plan->primitive = dnnl::convolution_forward(*description);
+  plan->scratchpad = description->scratchpad_desc();
+  plan->weights = weights.in(description->weights_desc());
+  plan->user_source = memory::desc(source_dims, type_, Tag::nhwc);
+  plan->user_destination = memory::desc(destination_dims, type_, Tag::nhwc);
+  if (description->src_desc() != plan->user_source) {
+    plan->kernel_source = description->src_desc();
+    plan->source_to_kernel.emplace(plan->user_source, description->src_desc());
+  }
+  if (description->dst_desc() != plan->user_destination) {
+    plan->kernel_destination = description->dst_desc();
+    if (add) plan->destination_to_kernel.emplace(plan->user_destination, description->dst_desc());
+    plan->destination_to_user.emplace(description->dst_desc(), plan->user_destination);
+  }
+  return plan;
+}
+
+at::Tensor Convolution::operator()(const at::Tensor& input_as_given, at::Tensor addend,
+                                   bool relu) const {
+  if (served_data_type(input_as_given.scalar_type()) != type_) {
+    throw std::invalid_argument("a convolution's input must be in its weight's dtype");
+  }
+  if (input_as_given.dim() != 4 || input_as_given.size(1) != weight_sizes_[1]) {
+    throw std::invalid_argument("a convolution's input must be [N, " +
+                                std::to_string(weight_sizes_[1]) + ", H, W]");
+  }
+  const at::Tensor input = input_as_given.contiguous(at::MemoryFormat::ChannelsLast);
+  const bool add = addend.defined();
+  const std::shared_ptr<const Plan> plan =
+      plans_.get(PlanKey{input.size(0), input.size(2), input.size(3), add, relu},
+                 [&](ReorderedWeights& weights) { return make_plan(input, add, relu, weights); });
+  const memory::dims& output_dims = plan->user_destination.dims();
+  const at::IntArrayRef output_sizes(output_dims.data(), output_dims.size());
+  at::Tensor output;
+  if (!add) {
+    output = at::empty(output_sizes, input.options().memory_format(at::MemoryFormat::ChannelsLast));
+  } else {
+    if (addend.sizes() != output_sizes || addend.scalar_type() != input.scalar_type()) {
+      throw std::invalid_argument("a fused addend must have the convolution's output shape and dtype");
+    }
+    output = exclusively_held(addend) && addend.is_contiguous(at::MemoryFormat::ChannelsLast)
+                 ? std::move(addend)
+                 : addend.contiguous(at::MemoryFormat::ChannelsLast).clone(at::MemoryFormat::ChannelsLast);
+  }
+
+  memory source = view(plan->user_source, input);
+  at::Tensor source_bytes;
+  if (plan->kernel_source) {
+    auto [kernel_source, bytes] = allocate(*plan->kernel_source);
+    (*plan->source_to_kernel)(source, kernel_source);
+    source = kernel_source;
+    source_bytes = std::move(bytes);
+  }
+  const memory user_destination = view(plan->user_destination, output);
+  memory destination = user_destination;
+  at::Tensor destination_bytes;
+  if (plan->kernel_destination) {
+    auto [kernel_destination, bytes] = allocate(*plan->kernel_destination);
+    if (plan->destination_to_kernel) (*plan->destination_to_kernel)(user_destination, kernel_destination);
+    destination = kernel_destination;
+    destination_bytes = std::move(bytes);
+  }
+  execute(plan->primitive,
+          {{DNNL_ARG_SRC, source},
+           {DNNL_ARG_WEIGHTS, plan->weights},
+           {DNNL_ARG_BIAS, view(memory::desc({bias_.size(0)}, memory::data_type::f32, Tag::a), bias_)},
+           {DNNL_ARG_DST, destination}},
+          plan->scratchpad);
+  if (plan->destination_to_user) (*plan->destination_to_user)(destination, user_destination);
+  return output;
+}
+
+}  // namespace roiserve::detector::onednn
