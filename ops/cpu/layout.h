@@ -43,41 +43,50 @@ template <>
 struct EightLanes<float> {
   static constexpr bool kVector = true;
   typedef float Vector __attribute__((vector_size(32)));
-  typedef int32_t Mask __attribute__((vector_size(32)));
 };
 
 template <>
 struct EightLanes<int32_t> {
   static constexpr bool kVector = true;
   typedef int32_t Vector __attribute__((vector_size(32)));
-  typedef int32_t Mask __attribute__((vector_size(32)));
 };
 
 template <>
 struct EightLanes<double> {
   static constexpr bool kVector = true;
   typedef double Vector __attribute__((vector_size(64)));
-  typedef int64_t Mask __attribute__((vector_size(64)));
 };
 
-// Transposes an 8 × 8 tile held as eight row vectors, in three rounds: round s
-// swaps the off-diagonal s × s blocks of every 2s × 2s block.
+// One round of an 8 × 8 transpose: swaps the off-diagonal kSize × kSize
+// blocks of the 2kSize × 2kSize block whose rows start at `top` and `bottom`
+// (kSize rows apart).
+template <int kSize, typename Vector>
+ROISERVE_ALWAYS_INLINE void swap_off_diagonal(Vector& top, Vector& bottom) {
+  const Vector t = top;
+  if constexpr (kSize == 1) {
+    top = __builtin_shufflevector(t, bottom, 0, 8, 2, 10, 4, 12, 6, 14);
+    bottom = __builtin_shufflevector(t, bottom, 1, 9, 3, 11, 5, 13, 7, 15);
+  } else if constexpr (kSize == 2) {
+    top = __builtin_shufflevector(t, bottom, 0, 1, 8, 9, 4, 5, 12, 13);
+    bottom = __builtin_shufflevector(t, bottom, 2, 3, 10, 11, 6, 7, 14, 15);
+  } else {
+    static_assert(kSize == 4);
+    top = __builtin_shufflevector(t, bottom, 0, 1, 2, 3, 8, 9, 10, 11);
+    bottom = __builtin_shufflevector(t, bottom, 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+}
+
+// Transposes an 8 × 8 tile held as eight row vectors, in three rounds.
 template <typename T>
 ROISERVE_ALWAYS_INLINE void transpose_8x8(typename EightLanes<T>::Vector (&rows)[8]) {
-  using Mask = typename EightLanes<T>::Mask;
-  constexpr int kRounds = 3;
-  const Mask low[kRounds] = {
-      {0, 8, 2, 10, 4, 12, 6, 14}, {0, 1, 8, 9, 4, 5, 12, 13}, {0, 1, 2, 3, 8, 9, 10, 11}};
-  const Mask high[kRounds] = {
-      {1, 9, 3, 11, 5, 13, 7, 15}, {2, 3, 10, 11, 6, 7, 14, 15}, {4, 5, 6, 7, 12, 13, 14, 15}};
-  for (int round = 0, s = 1; round < kRounds; ++round, s *= 2) {
-    for (int i = 0; i < 8; ++i) {
-      if ((i & s) == 0) {
-        const auto top = rows[i];
-        rows[i] = __builtin_shuffle(top, rows[i + s], low[round]);
-        rows[i + s] = __builtin_shuffle(top, rows[i + s], high[round]);
-      }
-    }
+  for (const int i : {0, 2, 4, 6}) {
+    swap_off_diagonal<1>(rows[i], rows[i + 1]);
+  }
+  for (const int i : {0, 1, 4, 5}) {
+    swap_off_diagonal<2>(rows[i], rows[i + 2]);
+  }
+  for (const int i : {0, 1, 2, 3}) {
+    swap_off_diagonal<4>(rows[i], rows[i + 4]);
   }
 }
 
