@@ -42,24 +42,6 @@ ROISERVE_ALWAYS_INLINE void max_pool_bin(const T* __restrict image, int64_t widt
   }
 }
 
-// One cache line of T as a vector, and the integer vector of the same shape
-// that comparing two of them gives. The compiler maps it onto the target's
-// registers: one AVX-512 register, two AVX2 ones, four SSE ones.
-template <typename T>
-struct LineLanes;
-
-template <>
-struct LineLanes<float> {
-  typedef float Vector __attribute__((vector_size(64)));
-  typedef int32_t Index __attribute__((vector_size(64)));
-};
-
-template <>
-struct LineLanes<double> {
-  typedef double Vector __attribute__((vector_size(64)));
-  typedef int64_t Index __attribute__((vector_size(64)));
-};
-
 // The same over exactly kWidth channels (whole cache lines), with the running
 // maxima and their positions in vector registers across the bin's pixels.
 // `take ? value : best` is update_maximum's rule: a NaN never compares

@@ -9,6 +9,8 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <cstring>
+
 #include "ops/common/checks.h"
 #include "ops/cpu/channel_blocks.h"
 #include "ops/cpu/huge_pages.h"
@@ -25,9 +27,8 @@ namespace {
 constexpr const char* kForward = "roi_align";
 constexpr const char* kBackward = "roi_align_backward";
 
-// One bin of one RoI over channels [0, width_used): the average of the bin's
-// bilinear samples. The sums live in a fixed-width local array that the
-// compiler keeps in registers across the samples.
+// One bin of one RoI over channels [0, width_used), any width: the average of
+// the bin's bilinear samples.
 template <typename T, int64_t kWidth>
 ROISERVE_ALWAYS_INLINE void roi_align_bin(const T* __restrict image, int64_t width,
                                           int64_t channels, const SampleGrid<T>& grid, int64_t ph,
@@ -40,18 +41,46 @@ ROISERVE_ALWAYS_INLINE void roi_align_bin(const T* __restrict image, int64_t wid
                     const T* __restrict v2 = image + s.y_low * pixel_row + s.x_high * channels;
                     const T* __restrict v3 = image + s.y_high * pixel_row + s.x_low * channels;
                     const T* __restrict v4 = image + s.y_high * pixel_row + s.x_high * channels;
-                    if (width_used == kWidth) {
-                      for (int64_t c = 0; c < kWidth; ++c) {
-                        acc[c] += s.w1 * v1[c] + s.w2 * v2[c] + s.w3 * v3[c] + s.w4 * v4[c];
-                      }
-                    } else {
-                      for (int64_t c = 0; c < width_used; ++c) {
-                        acc[c] += s.w1 * v1[c] + s.w2 * v2[c] + s.w3 * v3[c] + s.w4 * v4[c];
-                      }
+                    for (int64_t c = 0; c < width_used; ++c) {
+                      acc[c] += s.w1 * v1[c] + s.w2 * v2[c] + s.w3 * v3[c] + s.w4 * v4[c];
                     }
                   });
   for (int64_t c = 0; c < width_used; ++c) {
     out[c] = acc[c] / grid.count;
+  }
+}
+
+// The same over exactly kWidth channels (whole cache lines), with the sums in
+// vector registers across the samples (LineLanes, simd.h); each lane computes
+// the scalar expression above, in the same order.
+template <typename T, int64_t kWidth>
+ROISERVE_ALWAYS_INLINE void roi_align_full_bin(const T* __restrict image, int64_t width,
+                                               int64_t channels, const SampleGrid<T>& grid,
+                                               int64_t ph, int64_t pw, T* __restrict out) {
+  using Vector = typename LineLanes<T>::Vector;
+  constexpr int64_t kLanes = sizeof(Vector) / sizeof(T);
+  constexpr int64_t kVectors = kWidth / kLanes;
+  static_assert(kWidth % kLanes == 0);
+  Vector acc[kVectors] = {};
+  const int64_t pixel_row = width * channels;
+  for_each_sample(grid.ys.data() + ph * grid.grid_h, grid.grid_h, grid.xs.data() + pw * grid.grid_w,
+                  grid.grid_w, [&](const BilinearSample<T>& s) {
+                    const T* __restrict taps[4] = {
+                        image + s.y_low * pixel_row + s.x_low * channels,
+                        image + s.y_low * pixel_row + s.x_high * channels,
+                        image + s.y_high * pixel_row + s.x_low * channels,
+                        image + s.y_high * pixel_row + s.x_high * channels};
+                    for (int64_t j = 0; j < kVectors; ++j) {
+                      Vector v[4];
+                      for (int t = 0; t < 4; ++t) {
+                        std::memcpy(&v[t], taps[t] + j * kLanes, sizeof(Vector));
+                      }
+                      acc[j] += s.w1 * v[0] + s.w2 * v[1] + s.w3 * v[2] + s.w4 * v[3];
+                    }
+                  });
+  for (int64_t j = 0; j < kVectors; ++j) {
+    const Vector average = acc[j] / grid.count;
+    std::memcpy(out + j * kLanes, &average, sizeof(Vector));
   }
 }
 
@@ -66,8 +95,12 @@ ROISERVE_ALWAYS_INLINE void roi_align_one_roi(const T* __restrict image, int64_t
     for (int64_t pw = 0; pw < pooled_width; ++pw) {
       T* bin_out = out + (ph * pooled_width + pw) * channels;
       for (int64_t c = 0; c < channels; c += kChunk) {
-        roi_align_bin<T, kChunk>(image + c, width, channels, grid, ph, pw,
-                                 std::min(kChunk, channels - c), bin_out + c);
+        if (c + kChunk <= channels) {
+          roi_align_full_bin<T, kChunk>(image + c, width, channels, grid, ph, pw, bin_out + c);
+        } else {
+          roi_align_bin<T, kChunk>(image + c, width, channels, grid, ph, pw, channels - c,
+                                   bin_out + c);
+        }
       }
     }
   }
