@@ -15,10 +15,12 @@
 namespace roiserve::ops::cpu {
 
 // Advises huge pages for the whole 2 MB pages inside a fresh output's buffer,
-// before anything touches it. Only blocks of 32 MiB and more: glibc maps those
-// afresh (its mmap threshold never rises above 32 MiB on 64-bit), so the advice
-// lands on the block's own mapping; smaller blocks usually reuse heap pages
-// that are already there. Advice only: errors are ignored.
+// before anything touches it. Only blocks of 32 MiB and more, and only when
+// their first whole 2 MB page is not resident yet: glibc maps blocks that big
+// afresh (its mmap threshold rises no higher on its own), but a program that
+// raises the threshold, as the serving programs do (detector/model/
+// freed_memory.h), gets reused heap that is already faulted in, where the
+// advice would gain nothing. Advice only: errors are ignored.
 inline void advise_huge_pages(const at::Tensor& fresh) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   constexpr uintptr_t kHugePage = uintptr_t{1} << 21;
@@ -30,7 +32,9 @@ inline void advise_huge_pages(const at::Tensor& fresh) {
   const auto begin = reinterpret_cast<uintptr_t>(fresh.data_ptr());
   const uintptr_t first = (begin + kHugePage - 1) & ~(kHugePage - 1);
   const uintptr_t last = (begin + bytes) & ~(kHugePage - 1);
-  if (last > first) {
+  unsigned char resident = 0;
+  if (last > first && mincore(reinterpret_cast<void*>(first), 1, &resident) == 0 &&
+      (resident & 1) == 0) {
     madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
   }
 #else
