@@ -18,7 +18,8 @@ the process's CPU time over a forward, all threads (idle threads sleep in
 every runtime): on a busy shared machine a steadier measure of the work than
 wall time. Also
 reports how many of roiserve fp32's detections bf16 finds (same class,
-IoU >= 0.5) on the inputs. Reports speed, asserts nothing.
+IoU >= 0.5) on the inputs, and on 100 held-out shapes-v1 images with the
+shipped, trained model. Reports speed, asserts nothing.
 
     .venv-test/bin/python benchmarks/compare_onnxruntime.py [--models maskrcnn_resnet50_fpn,...]
         [--threads 2] [--rounds 5] [--iterations 2] [--build build] [--json out.json]
@@ -37,15 +38,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare_detector_torchvision as detector_comparison  # noqa: E402  (sets OMP_WAIT_POLICY first)
 
+import numpy  # noqa: E402
 import onnxruntime  # noqa: E402
 import torch  # noqa: E402
 import torchvision  # noqa: E402
+from PIL import Image  # noqa: E402
 
 SEED = detector_comparison.SEED
 NORM_EPS = 0.0
 OPSET = 11
 MATCH_IOU = 0.5
 SIDES = ("onnxruntime", "roiserve fp32", "roiserve bf16", "torchvision")
+SHIPPED_SEED = 7
+SHIPPED_IMAGES = 100
 
 
 def export_onnx(model, image, path):
@@ -140,6 +145,20 @@ def compare_model(architecture, args, directory):
     return {"rounds": rounds, "detections": detections, "bf16_matched": matched_fraction(fp32, bf16)}
 
 
+def shipped_model_agreement(args, directory):
+    """How many of the shipped (trained) model's fp32 detections bf16 finds on
+    SHIPPED_IMAGES held-out shapes-v1 images: the seeded weights amplify any
+    rounding (benchmarks/bf16_precision_policies.py), trained ones need not."""
+    subprocess.run([str(args.build / "tools" / "roiserve-shapes"), "--seed", str(SHIPPED_SEED), "--count",
+                    str(SHIPPED_IMAGES), "--output", str(directory)], check=True, stdout=subprocess.DEVNULL)
+    images = [torch.from_numpy(numpy.asarray(Image.open(path).convert("RGB")).copy()).permute(2, 0, 1).float() / 255
+              for path in sorted((Path(directory) / "images").glob("*.png"))]
+    bundle = detector_comparison.REPO_ROOT / "models" / "shapes-v1"
+    fp32 = roiserve_detections(args.build, bundle, images, args.threads, "fp32", directory)
+    bf16 = roiserve_detections(args.build, bundle, images, args.threads, "bf16", directory)
+    return matched_fraction(fp32, bf16), sum(len(boxes) for boxes, _ in fp32)
+
+
 def report(architecture, result, args):
     rounds = result["rounds"]
     totals = {side: [r[side]["total"] for r in rounds] for side in SIDES}
@@ -187,6 +206,12 @@ def main():
         with tempfile.TemporaryDirectory() as directory:
             results[architecture] = compare_model(architecture, args, directory)
         report(architecture, results[architecture], args)
+    with tempfile.TemporaryDirectory() as directory:
+        matched, count = shipped_model_agreement(args, directory)
+    results["shipped_bf16_matched"] = matched
+    print(f"\nThe shipped model (models/shapes-v1, trained): roiserve bf16 finds {100 * matched:.1f}% of fp32's "
+          f"{count} detections on {SHIPPED_IMAGES} held-out shapes-v1 images (seed {SHIPPED_SEED}; same class, "
+          f"IoU >= {MATCH_IOU})")
     print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:
         args.json.write_text(json.dumps(results))

@@ -14,6 +14,19 @@ using Tag = memory::format_tag;
 
 memory::dims to_dims(const std::vector<int64_t>& values) { return {values.begin(), values.end()}; }
 
+// Below this, a Winograd convolution's reorders to and from its blocked
+// layouts, and its transforms, cost more than they save (in the detector on
+// this machine: a 64-channel 80 x 80 map, 0.24 G multiply-adds, ran faster
+// direct; 256 channels at 25 x 25, 0.37 G, and 3 of the mask head's RoIs ran
+// faster through Winograd).
+constexpr int64_t winograd_min_multiply_adds = 300'000'000;
+
+// Winograd kernels read their weights in a layout that depends on the input's
+// shape (4 layouts over the mask head's 1..100 RoIs, each 4x the plain
+// weight's size): a layer keeps at most this many; a shape that would need
+// another runs the direct kernel.
+constexpr size_t max_weight_layouts = 3;
+
 // A reorder between a user layout and a kernel's, with its scratchpad layout.
 struct Reorder {
   dnnl::reorder primitive;
@@ -74,31 +87,45 @@ std::shared_ptr<const Convolution::Plan> Convolution::make_plan(const at::Tensor
     destination_dims.push_back((extent - (dilation_[axis] + 1) * (kernel - 1) - 1) / stride_[axis] +
                                1);
   }
-  const memory::desc weights_any(to_dims(weight_sizes_), type_, Tag::any);
   const memory::desc bias(to_dims(bias_.sizes().vec()), memory::data_type::f32, Tag::a);
   dnnl::post_ops post_ops;
   if (add) post_ops.append_sum(1.f);
   if (relu) post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
   const dnnl::primitive_attr attributes = make_attributes(post_ops);
 
-  auto describe = [&](dnnl::algorithm algorithm,
-                      Tag activations) -> std::optional<dnnl::convolution_forward::primitive_desc> {
+  auto describe = [&](dnnl::algorithm algorithm, Tag activations, const memory::desc& weights_layout)
+      -> std::optional<dnnl::convolution_forward::primitive_desc> {
     try {
       const dnnl::convolution_forward::desc description(
           dnnl::prop_kind::forward_inference, algorithm, memory::desc(source_dims, type_, activations),
-          weights_any, bias, memory::desc(destination_dims, type_, activations), stride_, dilation_,
+          weights_layout, bias, memory::desc(destination_dims, type_, activations), stride_, dilation_,
           padding_, padding_);
       return dnnl::convolution_forward::primitive_desc(description, attributes, cpu_engine());
     } catch (const dnnl::error&) {
       return std::nullopt;  // no kernel for this combination on this CPU
     }
   };
+  const memory::desc weights_any(to_dims(weight_sizes_), type_, Tag::any);
   // Winograd where oneDNN has it (float32 3 x 3 stride 1 on AVX-512; its
-  // layouts are blocked), else the direct kernel on channels-last as it is.
-  std::optional<dnnl::convolution_forward::primitive_desc> description =
-      describe(dnnl::algorithm::convolution_winograd, Tag::any);
-  if (!description) description = describe(dnnl::algorithm::convolution_direct, Tag::nhwc);
-  if (!description) description = describe(dnnl::algorithm::convolution_direct, Tag::any);
+  // layouts are blocked), where the convolution is large enough to pay for
+  // the reorders around it, and where its weight layout is one the layer
+  // already holds or there is room for another; else the direct kernel on
+  // channels-last as it is. (A weight layout is only ever one oneDNN chose for
+  // the shape at hand: its Winograd kernels trust a layout they are handed,
+  // and one chosen for another shape crashed them.)
+  const int64_t multiply_adds = destination_dims[0] * destination_dims[1] * destination_dims[2] *
+                                destination_dims[3] * weight_sizes_[1] * weight_sizes_[2] *
+                                weight_sizes_[3];
+  std::optional<dnnl::convolution_forward::primitive_desc> description;
+  if (multiply_adds >= winograd_min_multiply_adds) {
+    description = describe(dnnl::algorithm::convolution_winograd, Tag::any, weights_any);
+    if (description && !weights.holds(description->weights_desc()) &&
+        weights.layout_count() >= max_weight_layouts) {
+      description.reset();
+    }
+  }
+  if (!description) description = describe(dnnl::algorithm::convolution_direct, Tag::nhwc, weights_any);
+  if (!description) description = describe(dnnl::algorithm::convolution_direct, Tag::any, weights_any);
   if (!description) throw std::runtime_error("oneDNN has no convolution for this layer");
 
   auto plan = std::make_shared<Plan>();

@@ -23,6 +23,8 @@ class ReorderedWeights {
   const at::Tensor& plain() const { return plain_; }
   // Not thread-safe: called while building a plan, under its cache's lock.
   dnnl::memory in(const dnnl::memory::desc& layout);
+  bool holds(const dnnl::memory::desc& layout) const;
+  size_t layout_count() const { return reordered_.size(); }
 
  private:
   at::Tensor plain_;

@@ -80,4 +80,11 @@ dnnl::memory ReorderedWeights::in(const dnnl::memory::desc& layout) {
   return reordered_.emplace_back(reordered(view(plain_layout_, plain_), layout));
 }
 
+bool ReorderedWeights::holds(const dnnl::memory::desc& layout) const {
+  for (const dnnl::memory& weights : reordered_) {
+    if (weights.get_desc() == layout) return true;
+  }
+  return false;
+}
+
 }  // namespace roiserve::detector::onednn
