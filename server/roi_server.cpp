@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "detector/bundle/model_bundle.h"
+#include "detector/model/prepared_conv.h"
 #include "server/http_routes_v1.h"
 #include "server/inference_protocol/http_routes_v2.h"
 #include "server/logging.h"
@@ -111,6 +112,7 @@ void RoiServer::load_models() {
     log_event(spdlog::level::info, {{"event", "model_loaded"},
                                     {"model", model->name()},
                                     {"device", model->device().str()},
+                                    {"layers", detector::prepared_layer_library(model->device())},
                                     {"heads", model->detector().box_head_names()},
                                     {"mask_poolers", model->detector().mask_pooler_names()},
                                     {"max_batch_size", batching.max_batch_size},

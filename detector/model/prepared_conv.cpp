@@ -5,6 +5,7 @@
 
 #ifdef ROISERVE_ONEDNN
 #include "detector/model/onednn/convolution.h"
+#include "detector/model/onednn/runtime.h"
 #endif
 
 namespace roiserve::detector {
@@ -129,6 +130,14 @@ at::Tensor PreparedConv::operator()(const at::Tensor& input, ConvPostOps post_op
     if (post_ops.relu) output.relu_();
   }
   return pixel_shuffle_ > 1 ? at::pixel_shuffle(output, pixel_shuffle_) : output;
+}
+
+std::string prepared_layer_library(const c10::Device& device) {
+#ifdef ROISERVE_ONEDNN
+  if (device.is_cpu()) return "oneDNN " + onednn::version();
+#endif
+  (void)device;
+  return "ATen";
 }
 
 at::Tensor to_prepared_layout(const at::Tensor& input, c10::ScalarType dtype) {

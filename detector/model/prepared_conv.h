@@ -13,6 +13,7 @@
 #include <torch/nn/modules/conv.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "detector/model/batch_norm.h"
@@ -57,6 +58,10 @@ class PreparedConv {
   int64_t groups_ = 1;
   int64_t pixel_shuffle_ = 1;  // > 1: a transposed convolution, as a 1 x 1 one and a shuffle
 };
+
+// The library prepared layers run on on `device`: "oneDNN <version>" on the
+// CPU where the build has it, else "ATen" (for the server's log).
+std::string prepared_layer_library(const c10::Device& device);
 
 // A feature map as prepared layers read it: `dtype`, channels-last.
 at::Tensor to_prepared_layout(const at::Tensor& input, c10::ScalarType dtype);

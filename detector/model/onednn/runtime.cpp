@@ -11,6 +11,12 @@ const dnnl::engine& cpu_engine() {
   return engine;
 }
 
+std::string version() {
+  const dnnl_version_t* version = dnnl_version();
+  return std::to_string(version->major) + "." + std::to_string(version->minor) + "." +
+         std::to_string(version->patch);
+}
+
 std::optional<dnnl::memory::data_type> data_type_of(c10::ScalarType type) {
   switch (type) {
     case at::kFloat:

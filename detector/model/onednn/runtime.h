@@ -12,11 +12,15 @@
 #include <dnnl.hpp>
 
 #include <optional>
+#include <string>
 #include <unordered_map>
 
 namespace roiserve::detector::onednn {
 
 const dnnl::engine& cpu_engine();
+
+// "major.minor.patch" of the oneDNN in the process.
+std::string version();
 
 // float32 and bfloat16; nothing else is served through oneDNN.
 std::optional<dnnl::memory::data_type> data_type_of(c10::ScalarType type);
