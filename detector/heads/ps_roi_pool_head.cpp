@@ -7,7 +7,10 @@
 #include <torch/nn/init.h>
 #include <torch/nn/modules/conv.h>
 
+#include <optional>
+
 #include "detector/heads/box_head.h"
+#include "detector/model/prepared_conv.h"
 #include "ops/ops.h"
 
 namespace roiserve::detector {
@@ -33,15 +36,21 @@ class PsRoiPoolHead : public BoxHead {
   }
 
   at::Tensor pool(const std::vector<at::Tensor>& features, const LevelledRois& rois) override {
-    return pool_by_level(features, rois, [this](const at::Tensor& feature, const at::Tensor& r,
-                                                double scale) {
-      const at::Tensor hidden = at::relu(reduce_->forward(feature));
-      const at::Tensor cls = std::get<0>(
-          ops::ps_roi_pool(cls_maps_->forward(hidden), r, scale, grid_, grid_));
-      const at::Tensor box = std::get<0>(
-          ops::ps_roi_pool(box_maps_->forward(hidden), r, scale, grid_, grid_));
+    const bool prepared = prepared_.has_value() && !is_training() && !at::GradMode::is_enabled();
+    return pool_by_level(features, rois, [this, prepared](const at::Tensor& feature,
+                                                          const at::Tensor& r, double scale) {
+      const auto [cls_maps, box_maps] = prepared ? prepared_->score_maps(feature) : score_maps(feature);
+      const at::Tensor cls = std::get<0>(ops::ps_roi_pool(cls_maps, r, scale, grid_, grid_));
+      const at::Tensor box = std::get<0>(ops::ps_roi_pool(box_maps, r, scale, grid_, grid_));
       return at::cat({cls, box}, 1);  // [K, classes + 1 + 4, k, k]
     });
+  }
+
+  // The score-map convolutions prepared; the maps come out float32 and NCHW,
+  // the layout PSRoIPool computes in.
+  void prepare(c10::ScalarType dtype) override {
+    prepared_ = PreparedMaps{dtype, PreparedConv(*reduce_, dtype), PreparedConv(*cls_maps_, dtype),
+                             PreparedConv(*box_maps_, dtype)};
   }
 
   BoxPrediction predict(const at::Tensor& pooled) override {
@@ -50,11 +59,29 @@ class PsRoiPoolHead : public BoxHead {
   }
 
  private:
+  struct PreparedMaps {
+    c10::ScalarType dtype;
+    PreparedConv reduce;
+    PreparedConv cls_maps;
+    PreparedConv box_maps;
+
+    std::pair<at::Tensor, at::Tensor> score_maps(const at::Tensor& feature) const {
+      const at::Tensor hidden = reduce(to_prepared_layout(feature, dtype), {{}, true});
+      return {cls_maps(hidden).to(at::kFloat).contiguous(), box_maps(hidden).to(at::kFloat).contiguous()};
+    }
+  };
+
+  std::pair<at::Tensor, at::Tensor> score_maps(const at::Tensor& feature) {
+    const at::Tensor hidden = at::relu(reduce_->forward(feature));
+    return {cls_maps_->forward(hidden), box_maps_->forward(hidden)};
+  }
+
   int64_t grid_;
   int64_t num_classes_;
   torch::nn::Conv2d reduce_{nullptr};
   torch::nn::Conv2d cls_maps_{nullptr};
   torch::nn::Conv2d box_maps_{nullptr};
+  std::optional<PreparedMaps> prepared_;
 };
 
 ROISERVE_REGISTER_BOX_HEAD("ps_roi_pool", PsRoiPoolHead);
