@@ -171,7 +171,7 @@ at::Tensor Convolution::operator()(const at::Tensor& input_as_given, at::Tensor 
     }
     output = exclusively_held(addend) && addend.is_contiguous(at::MemoryFormat::ChannelsLast)
                  ? std::move(addend)
-                 : addend.contiguous(at::MemoryFormat::ChannelsLast).clone(at::MemoryFormat::ChannelsLast);
+                 : addend.clone(at::MemoryFormat::ChannelsLast);
   }
 
   memory source = view(plan->user_source, input);
