@@ -92,8 +92,8 @@ PY
 # sent by podman stop): NOT_SERVING, a short delay, drain, exit 0. podman
 # would SIGKILL after STOP_TIMEOUT_S (default 30).
 stop_and_check_drain() {
-  local stop_timeout_s=${1:-30} stop_started=$SECONDS exit_code events
-  podman stop --time "$stop_timeout_s" "$container" 2> >(grep -v 'systemd connection' >&2) >/dev/null
+  local timeout_s=${1:-30} stop_started=$SECONDS exit_code events
+  podman stop --time "$timeout_s" "$container" 2> >(grep -v 'systemd connection' >&2) >/dev/null
   exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$container")
   events=$(podman logs "$container" 2>&1 | sed -n 's/.*"event":"\([a-z_]*\)".*/\1/p' | tr '\n' ' ')
   say "stopped in $((SECONDS - stop_started)) s (shutdown_delay_s is 5): exit code $exit_code; events: $events"
