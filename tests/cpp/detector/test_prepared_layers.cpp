@@ -1,7 +1,8 @@
 // The prepared serving layers (PreparedConv, PreparedLinear) against the
 // plain torch modules they are prepared from: every kernel shape the detector
-// uses (1 x 1, 3 x 3 at stride 1, where oneDNN builds run Winograd, and 2,
-// 7 x 7 at stride 2, dilated), the fused ReLU and residual add, bfloat16, the
+// uses (1 x 1, 3 x 3 at stride 1 and 2, 7 x 7 at stride 2, dilated), large
+// 3 x 3 maps (where oneDNN builds run Winograd, between reorders to and from
+// its blocked layouts), the fused ReLU and residual add, bfloat16, the
 // transposed convolution as a 1 x 1 one and a pixel shuffle, empty batches,
 // plans for several shapes in turn, and several threads at once. Whichever
 // backend the build has (oneDNN or ATen) must answer the same.
@@ -98,6 +99,24 @@ TEST(PreparedConv, FusesTheResidualAddAndTheReluInThatOrder) {
     EXPECT_LE(relative_error(prepared(input, {addend.contiguous(), false}), expected_sum + addend),
               kFloatTolerance);
     EXPECT_LE(relative_error(prepared(input, {{}, true}), expected_sum.relu()), kFloatTolerance);
+  }
+}
+
+TEST(PreparedConv, LargeThreeByThreeMapsWithAndWithoutTheFusedAdd) {
+  c10::InferenceMode inference;
+  torch::nn::Conv2d conv = make_conv({64, 64, 3, 1, 1, 1});
+  const PreparedConv prepared(*conv, at::kFloat);
+  // 0.34 and 0.60 G multiply-adds: above the Winograd threshold.
+  for (const auto& [batch, height, width] :
+       std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 96, 96}, {2, 80, 72}, {1, 96, 96}}) {
+    const at::Tensor input = input_for(batch, 64, height, width);
+    const at::Tensor expected = conv->forward(input.contiguous());
+    EXPECT_LE(relative_error(prepared(input), expected), kFloatTolerance) << batch;
+    const at::Tensor addend = at::randn_like(expected);
+    EXPECT_LE(relative_error(prepared(input, {addend.clone(at::MemoryFormat::ChannelsLast), true}),
+                             (expected + addend).relu()),
+              kFloatTolerance)
+        << batch;
   }
 }
 
