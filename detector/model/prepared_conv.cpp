@@ -88,8 +88,7 @@ void PreparedConv::choose_backend() {
   weight_sizes_ = weight_.sizes().vec();
   options_ = weight_.options().memory_format(at::MemoryFormat::ChannelsLast);
 #ifdef ROISERVE_ONEDNN
-  const bool served_dtype = weight_.scalar_type() == at::kFloat || weight_.scalar_type() == at::kBFloat16;
-  if (weight_.is_cpu() && served_dtype && groups_ == 1) {
+  if (weight_.is_cpu() && onednn::data_type_of(weight_.scalar_type()) && groups_ == 1) {
     onednn_ = std::make_shared<const onednn::Convolution>(weight_, bias_, stride_, padding_, dilation_);
     weight_.reset();
     bias_.reset();

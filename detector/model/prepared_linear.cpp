@@ -2,6 +2,7 @@
 
 #ifdef ROISERVE_ONEDNN
 #include "detector/model/onednn/inner_product.h"
+#include "detector/model/onednn/runtime.h"
 #endif
 
 namespace roiserve::detector {
@@ -11,7 +12,7 @@ PreparedLinear::PreparedLinear(const torch::nn::LinearImpl& layer, c10::ScalarTy
       weight_(layer.weight.detach().to(dtype)),
       bias_(layer.bias.detach().to(dtype)) {
 #ifdef ROISERVE_ONEDNN
-  if (weight_.is_cpu() && (dtype == at::kFloat || dtype == at::kBFloat16)) {
+  if (weight_.is_cpu() && onednn::data_type_of(dtype)) {
     onednn_ = std::make_shared<const onednn::InnerProduct>(weight_, bias_);
     weight_.reset();
     bias_.reset();

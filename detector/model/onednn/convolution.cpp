@@ -31,8 +31,11 @@ constexpr size_t max_weight_layouts = 3;
 struct Reorder {
   dnnl::reorder primitive;
   memory::desc scratchpad;
+  memory::desc from;
+  memory::desc to;
 
-  Reorder(const memory::desc& from, const memory::desc& to) {
+  Reorder(const memory::desc& from_layout, const memory::desc& to_layout)
+      : from(from_layout), to(to_layout) {
     dnnl::reorder::primitive_desc description(cpu_engine(), from, cpu_engine(), to,
                                               make_attributes({}));
     primitive = dnnl::reorder(description);
@@ -57,10 +60,9 @@ struct Convolution::Plan {
   memory weights;
   memory::desc user_source;       // channels-last, as the caller gives it
   memory::desc user_destination;  // channels-last, as the caller gets it
-  std::optional<memory::desc> kernel_source;  // the kernel's own layout, where not channels-last
+  // Where the kernel's own layouts are not channels-last:
   std::optional<Reorder> source_to_kernel;
-  std::optional<memory::desc> kernel_destination;  // the kernel's own layout, where not channels-last
-  std::optional<Reorder> destination_to_kernel;    // the addend, into the kernel's layout
+  std::optional<Reorder> destination_to_kernel;  // the addend, into the kernel's layout
   std::optional<Reorder> destination_to_user;
 };
 
@@ -68,6 +70,7 @@ Convolution::Convolution(const at::Tensor& weight, const at::Tensor& bias,
                          const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
                          const std::vector<int64_t>& dilation)
     : bias_(bias.to(at::kFloat).contiguous()),
+      bias_memory_(float_bias(bias_)),
       type_(served_data_type(weight.scalar_type())),
       weight_sizes_(weight.sizes().vec()),
       stride_(to_dims(stride)),
@@ -87,7 +90,7 @@ std::shared_ptr<const Convolution::Plan> Convolution::make_plan(const at::Tensor
     destination_dims.push_back((extent - (dilation_[axis] + 1) * (kernel - 1) - 1) / stride_[axis] +
                                1);
   }
-  const memory::desc bias(to_dims(bias_.sizes().vec()), memory::data_type::f32, Tag::a);
+  const memory::desc bias = bias_memory_.get_desc();
   dnnl::post_ops post_ops;
   if (add) post_ops.append_sum(1.f);
   if (relu) post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
@@ -135,11 +138,9 @@ std::shared_ptr<const Convolution::Plan> Convolution::make_plan(const at::Tensor
   plan->user_source = memory::desc(source_dims, type_, Tag::nhwc);
   plan->user_destination = memory::desc(destination_dims, type_, Tag::nhwc);
   if (description->src_desc() != plan->user_source) {
-    plan->kernel_source = description->src_desc();
     plan->source_to_kernel.emplace(plan->user_source, description->src_desc());
   }
   if (description->dst_desc() != plan->user_destination) {
-    plan->kernel_destination = description->dst_desc();
     if (add) plan->destination_to_kernel.emplace(plan->user_destination, description->dst_desc());
     plan->destination_to_user.emplace(description->dst_desc(), plan->user_destination);
   }
@@ -176,8 +177,8 @@ at::Tensor Convolution::operator()(const at::Tensor& input_as_given, at::Tensor 
 
   memory source = view(plan->user_source, input);
   at::Tensor source_bytes;
-  if (plan->kernel_source) {
-    auto [kernel_source, bytes] = allocate(*plan->kernel_source);
+  if (plan->source_to_kernel) {
+    auto [kernel_source, bytes] = allocate(plan->source_to_kernel->to);
     (*plan->source_to_kernel)(source, kernel_source);
     source = kernel_source;
     source_bytes = std::move(bytes);
@@ -185,8 +186,8 @@ at::Tensor Convolution::operator()(const at::Tensor& input_as_given, at::Tensor 
   const memory user_destination = view(plan->user_destination, output);
   memory destination = user_destination;
   at::Tensor destination_bytes;
-  if (plan->kernel_destination) {
-    auto [kernel_destination, bytes] = allocate(*plan->kernel_destination);
+  if (plan->destination_to_user) {
+    auto [kernel_destination, bytes] = allocate(plan->destination_to_user->from);
     if (plan->destination_to_kernel) (*plan->destination_to_kernel)(user_destination, kernel_destination);
     destination = kernel_destination;
     destination_bytes = std::move(bytes);
@@ -194,7 +195,7 @@ at::Tensor Convolution::operator()(const at::Tensor& input_as_given, at::Tensor 
   execute(plan->primitive,
           {{DNNL_ARG_SRC, source},
            {DNNL_ARG_WEIGHTS, plan->weights},
-           {DNNL_ARG_BIAS, view(memory::desc({bias_.size(0)}, memory::data_type::f32, Tag::a), bias_)},
+           {DNNL_ARG_BIAS, bias_memory_},
            {DNNL_ARG_DST, destination}},
           plan->scratchpad);
   if (plan->destination_to_user) (*plan->destination_to_user)(destination, user_destination);

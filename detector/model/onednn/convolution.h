@@ -43,6 +43,7 @@ class Convolution {
                                         ReorderedWeights& weights) const;
 
   at::Tensor bias_;  // float32
+  dnnl::memory bias_memory_;  // a view of bias_
   dnnl::memory::data_type type_;
   std::vector<int64_t> weight_sizes_;  // [out, in, kh, kw]
   dnnl::memory::dims stride_;

@@ -20,6 +20,7 @@ struct InnerProduct::Plan {
 
 InnerProduct::InnerProduct(const at::Tensor& weight, const at::Tensor& bias)
     : bias_(bias.to(at::kFloat).contiguous()),
+      bias_memory_(float_bias(bias_)),
       type_(served_data_type(weight.scalar_type())),
       out_features_(weight.size(0)),
       in_features_(weight.size(1)),
@@ -35,7 +36,7 @@ std::shared_ptr<const InnerProduct::Plan> InnerProduct::make_plan(
       dnnl::inner_product_forward::desc(
           dnnl::prop_kind::forward_inference, source,
           memory::desc({out_features_, in_features_}, type_, Tag::any),
-          memory::desc({out_features_}, memory::data_type::f32, Tag::a), destination),
+          bias_memory_.get_desc(), destination),
       make_attributes(post_ops), cpu_engine());
   auto plan = std::make_shared<Plan>();
   plan->primitive = dnnl::inner_product_forward(description);
@@ -61,7 +62,7 @@ at::Tensor InnerProduct::operator()(const at::Tensor& input_as_given, bool relu,
   execute(plan->primitive,
           {{DNNL_ARG_SRC, view(plan->source, input)},
            {DNNL_ARG_WEIGHTS, plan->weights},
-           {DNNL_ARG_BIAS, view(memory::desc({bias_.size(0)}, memory::data_type::f32, Tag::a), bias_)},
+           {DNNL_ARG_BIAS, bias_memory_},
            {DNNL_ARG_DST, view(plan->destination, output)}},
           plan->scratchpad);
   return output;

@@ -36,6 +36,7 @@ class InnerProduct {
                                         ReorderedWeights& weights) const;
 
   at::Tensor bias_;  // float32
+  dnnl::memory bias_memory_;  // a view of bias_
   dnnl::memory::data_type type_;
   int64_t out_features_;
   int64_t in_features_;

@@ -38,6 +38,12 @@ dnnl::memory view(const dnnl::memory::desc& layout, const at::Tensor& tensor) {
   return dnnl::memory(layout, cpu_engine(), tensor.data_ptr());
 }
 
+dnnl::memory float_bias(const at::Tensor& bias) {
+  return view(dnnl::memory::desc({bias.size(0)}, dnnl::memory::data_type::f32,
+                                 dnnl::memory::format_tag::a),
+              bias);
+}
+
 std::pair<dnnl::memory, at::Tensor> allocate(const dnnl::memory::desc& layout) {
   at::Tensor bytes = at::empty({static_cast<int64_t>(layout.get_size())}, at::kByte);
   return {view(layout, bytes), std::move(bytes)};

@@ -30,6 +30,9 @@ dnnl::memory::data_type served_data_type(c10::ScalarType type);
 // `tensor`'s storage as memory of layout `layout` (which must describe it).
 dnnl::memory view(const dnnl::memory::desc& layout, const at::Tensor& tensor);
 
+// A layer's bias [out] as float32 memory; the tensor must outlive it.
+dnnl::memory float_bias(const at::Tensor& bias);
+
 // Fresh memory of `layout`, its bytes owned by the returned tensor.
 std::pair<dnnl::memory, at::Tensor> allocate(const dnnl::memory::desc& layout);
 
